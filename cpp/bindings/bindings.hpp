@@ -1,0 +1,21 @@
+// Shared declarations of the Python extension's parts.
+#pragma once
+
+#include <string>
+
+#include <nanobind/nanobind.h>
+
+#include <mpcore/mpcore.hpp>
+
+namespace mpcore::python {
+
+// A Format with the name Python users see.
+struct NamedFormat {
+  std::string name;
+  Format spec;
+};
+
+void bind_format(nanobind::module_& m);
+void bind_ops(nanobind::module_& m);
+
+}  // namespace mpcore::python

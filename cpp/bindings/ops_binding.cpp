@@ -1,0 +1,104 @@
+// Array kernels: rounding and simulated-accumulation matmul.
+#include <cstdint>
+#include <optional>
+
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+
+#include "bindings.hpp"
+
+namespace nb = nanobind;
+
+namespace mpcore::python {
+
+template <class T>
+using Matrix = nb::ndarray<const T, nb::ndim<2>, nb::device::cpu>;
+template <class T>
+using Vector = nb::ndarray<const T, nb::ndim<1>, nb::device::cpu>;
+using OutMatrix = nb::ndarray<double, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+using OutVector = nb::ndarray<double, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+
+static cpu::Path parse_path(const std::string& s, bool& forced) {
+  forced = s != "auto";
+  if (s == "auto") return cpu::Path::Generic;
+  if (s == "native32") return cpu::Path::NativeFp32;
+  if (s == "native64") return cpu::Path::NativeFp64;
+  if (s == "lanes") return cpu::Path::SimulatedLanes;
+  if (s == "generic") return cpu::Path::Generic;
+  throw std::invalid_argument("unknown kernel path '" + s + "'; valid: 'auto', 'native32', 'native64', 'lanes', 'generic'");
+}
+
+template <class T>
+static void matmul(Matrix<T> x, Matrix<T> w, std::optional<Vector<T>> b, OutMatrix y, const NamedFormat& acc,
+                   const std::string& rounding, const std::string& order, std::size_t block, const NamedFormat& outer,
+                   std::uint64_t seed, int sr_bits, int threads, const std::string& path) {
+  if (y.shape(0) != x.shape(0) || y.shape(1) != w.shape(0)) throw std::invalid_argument("out has the wrong shape");
+  MatmulOptions o;
+  o.acc = acc.spec;
+  o.rounding = parse_rounding(rounding);
+  o.order = parse_order(order);
+  o.block = block;
+  o.outer = outer.spec;
+  o.seed = seed;
+  o.sr_bits = sr_bits;
+  o.threads = threads;
+  bool forced = false;
+  const cpu::Path p = parse_path(path, forced);
+  MatrixView<T> xv{x.data(), x.shape(0), x.shape(1), x.stride(0), x.stride(1)};
+  MatrixView<T> wv{w.data(), w.shape(0), w.shape(1), w.stride(0), w.stride(1)};
+  VectorView<T> bv{};
+  if (b) bv = VectorView<T>{b->data(), b->shape(0), b->stride(0)};
+  nb::gil_scoped_release release;
+  cpu::matmul(xv, wv, bv, y.data(), o, forced ? &p : nullptr);
+}
+
+template <class T>
+static std::string kernel_path(const NamedFormat& acc, const std::string& rounding, const std::string& order) {
+  MatmulOptions o;
+  o.acc = acc.spec;
+  o.rounding = parse_rounding(rounding);
+  o.order = parse_order(order);
+  switch (cpu::choose_path<T>(o)) {
+    case cpu::Path::NativeFp32: return "native32";
+    case cpu::Path::NativeFp64: return "native64";
+    case cpu::Path::SimulatedLanes: return "lanes";
+    default: return "generic";
+  }
+}
+
+void bind_ops(nb::module_& m) {
+  m.def(
+      "round",
+      [](nb::ndarray<const double, nb::ndim<1>, nb::c_contig, nb::device::cpu> x, OutVector out,
+         const NamedFormat& fmt, const std::string& rounding, std::uint64_t seed, int sr_bits, int threads) {
+        if (out.shape(0) != x.shape(0)) throw std::invalid_argument("out has the wrong shape");
+        const Rounding mode = parse_rounding(rounding);
+        nb::gil_scoped_release release;
+        cpu::round_array(x.data(), out.data(), x.shape(0), fmt.spec, mode, seed, sr_bits, threads);
+      },
+      nb::arg("x"), nb::arg("out"), nb::arg("fmt"), nb::arg("rounding"), nb::arg("seed"), nb::arg("sr_bits"),
+      nb::arg("threads"), "Round each element of x to fmt into out (element i uses random stream (seed, i)).");
+
+  const char* doc =
+      "out[r, i] = sum_j w[i, j] x[r, j] (+ b[i]) accumulated in `acc` with one correct rounding per addition.";
+  m.def("matmul", &matmul<float>, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("out"), nb::arg("acc"),
+        nb::arg("rounding"), nb::arg("order"), nb::arg("block"), nb::arg("outer"), nb::arg("seed"),
+        nb::arg("sr_bits"), nb::arg("threads"), nb::arg("path") = "auto", doc);
+  m.def("matmul", &matmul<double>, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("out"), nb::arg("acc"),
+        nb::arg("rounding"), nb::arg("order"), nb::arg("block"), nb::arg("outer"), nb::arg("seed"),
+        nb::arg("sr_bits"), nb::arg("threads"), nb::arg("path") = "auto", doc);
+  m.def(
+      "kernel_path",
+      [](const std::string& dtype, const NamedFormat& acc, const std::string& rounding, const std::string& order) {
+        if (dtype == "float32") return kernel_path<float>(acc, rounding, order);
+        if (dtype == "float64") return kernel_path<double>(acc, rounding, order);
+        throw std::invalid_argument("dtype must be 'float32' or 'float64'");
+      },
+      nb::arg("dtype"), nb::arg("acc"), nb::arg("rounding"), nb::arg("order"),
+      "Which CPU kernel matmul takes for these options.");
+  m.def("default_threads", &cpu::default_threads, "Threads used when threads=0.");
+  m.attr("MAX_SR_BITS") = kMaxStochasticBits;
+}
+
+}  // namespace mpcore::python

@@ -1,0 +1,104 @@
+// Summation orders of a simulated accumulator: the single definition of which
+// additions happen, in which order, with which rounding. Both backends call it
+// (or reproduce its order exactly, which the tests check bit for bit).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "config.hpp"
+#include "format.hpp"
+#include "random.hpp"
+#include "rounding.hpp"
+
+namespace mpcore {
+
+enum class Order : int {
+  // s = 0; s = round(s + p_j) for j = 0..n-1; then s = round(s + b).
+  Sequential = 0,
+  // Leaves round(0 + p_j); a balanced tree whose left part is the largest power
+  // of two below the length (the shape a binary counter builds left to right);
+  // each internal node is round(left + right); then round(s + b).
+  Pairwise = 1,
+  // Blocks of `block` consecutive products, each summed sequentially from zero in
+  // the accumulator format; every block sum is added into an outer accumulator
+  // in the outer format (one rounding each); the bias is added last, in the
+  // outer format. The promotion scheme of fp8 GPU kernels.
+  Blocked = 2,
+};
+
+// Everything that decides the bits of one accumulated output.
+struct Accumulation {
+  Rounder acc;         // accumulator format and rounding
+  Rounder outer;       // outer format (Blocked only), same rounding mode
+  Order order;
+  std::size_t block;   // block length (Blocked only), >= 1
+  std::uint64_t seed;  // stochastic rounding key
+};
+
+inline Accumulation make_accumulation(const Format& acc, Rounding mode, Order order = Order::Sequential,
+                                      std::size_t block = 32, const Format& outer = formats::fp32,
+                                      std::uint64_t seed = 0, int sr_bits = kMaxStochasticBits) {
+  return Accumulation{make_rounder(acc, mode, sr_bits), make_rounder(outer, mode, sr_bits), order,
+                      block ? block : 1, seed};
+}
+
+// Stochastic-rounding step numbers within one output (each rounding gets its own):
+//   Sequential: term j -> j, bias -> n.
+//   Pairwise:   leaf j -> j, the k-th internal node formed -> n + k, bias -> 2n.
+//   Blocked:    term j -> j, block k into the outer sum -> n + k, bias -> n + number of blocks.
+//
+// `term(j)` returns the exact product of term j (as a double).
+template <class Term>
+MPCORE_HD double accumulate(const Term& term, std::size_t n, const double* bias, const Accumulation& a,
+                            std::uint64_t index) {
+  const bool sr = a.acc.mode == Rounding::Stochastic;
+  const std::uint64_t key = sr ? stream_key(a.seed, index) : 0;
+  auto bits = [&](std::uint64_t step) { return sr ? stream_bits(key, step) : std::uint64_t{0}; };
+
+  double s = 0.0;
+  if (a.order == Order::Sequential) {
+    for (std::size_t j = 0; j < n; ++j) s = add_rounded(s, term(j), a.acc, bits(j));
+    if (bias) s = add_rounded(s, *bias, a.acc, bits(n));
+  } else if (a.order == Order::Pairwise) {
+    // stack[k] holds the sum of a run of 2^size[k] leaves; equal runs merge.
+    double stack[64];
+    unsigned char size[64];
+    int top = 0;
+    std::uint64_t node = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      double v = add_rounded(0.0, term(j), a.acc, bits(j));
+      unsigned char sz = 0;
+      while (top > 0 && size[top - 1] == sz) {
+        v = add_rounded(stack[top - 1], v, a.acc, bits(n + node++));
+        --top;
+        ++sz;
+      }
+      stack[top] = v;
+      size[top] = sz;
+      ++top;
+    }
+    if (top > 0) {
+      s = stack[top - 1];
+      for (int k = top - 2; k >= 0; --k) s = add_rounded(stack[k], s, a.acc, bits(n + node++));
+    }
+    if (bias) s = add_rounded(s, *bias, a.acc, bits(2 * n));
+  } else {
+    std::uint64_t k = 0;
+    for (std::size_t start = 0; start < n; start += a.block, ++k) {
+      const std::size_t stop = start + a.block < n ? start + a.block : n;
+      double t = 0.0;
+      for (std::size_t j = start; j < stop; ++j) t = add_rounded(t, term(j), a.acc, bits(j));
+      s = add_rounded(s, t, a.outer, bits(n + k));
+    }
+    if (bias) s = add_rounded(s, *bias, a.outer, bits(n + k));
+  }
+  return s;
+}
+
+// The format an accumulation's result is in.
+MPCORE_HD inline const Rounder& result_rounder(const Accumulation& a) {
+  return a.order == Order::Blocked ? a.outer : a.acc;
+}
+
+}  // namespace mpcore

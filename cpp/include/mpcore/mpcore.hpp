@@ -1,0 +1,37 @@
+// mpcore: simulated low-precision accumulation for neural-network inference.
+// One include for C++ users: formats, rounding, accumulators, CPU kernels.
+#pragma once
+
+#include <cstddef>
+
+#include "accumulator.hpp"
+#include "config.hpp"
+#include "cpu/matmul.hpp"
+#include "cpu/round_array.hpp"
+#include "format.hpp"
+#include "matrix.hpp"
+#include "names.hpp"
+#include "random.hpp"
+#include "rounding.hpp"
+
+namespace mpcore {
+
+inline constexpr const char* version = "0.1.0";
+
+// sum_j w[j] x[j] (+ bias), accumulated as `o` says, for output index 0.
+template <class T>
+double dot(const T* w, const T* x, std::size_t n, const MatmulOptions& o, const T* bias = nullptr) {
+  const Accumulation a = make_accumulation(o);
+  const double b = bias ? static_cast<double>(*bias) : 0.0;
+  auto term = [&](std::size_t j) { return static_cast<double>(w[j]) * static_cast<double>(x[j]); };
+  return accumulate(term, n, bias ? &b : nullptr, a, 0);
+}
+
+// The simplest entry point: sequential order, round to nearest even.
+inline double dot(const float* w, const float* x, std::size_t n, const Format& acc) {
+  MatmulOptions o;
+  o.acc = acc;
+  return dot(w, x, n, o);
+}
+
+}  // namespace mpcore

@@ -1,0 +1,33 @@
+// Counter-based random bits for stochastic rounding.
+//
+// The bits for one rounding depend only on (seed, output index, step), never
+// on which thread, lane or device computes it, so a seeded run gives the same
+// result with any thread count and on the CPU and the GPU alike.
+#pragma once
+
+#include <cstdint>
+
+#include "config.hpp"
+
+namespace mpcore {
+
+inline constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ull;
+
+// SplitMix64's finaliser: a bijection of 64-bit words with full avalanche.
+MPCORE_HD inline std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// One independent SplitMix64 stream per (seed, output index).
+MPCORE_HD inline std::uint64_t stream_key(std::uint64_t seed, std::uint64_t index) {
+  return mix64(mix64(seed + kGolden) ^ (index * 0xd1b54a32d192ed03ull + 1));
+}
+
+// The step-th word of that stream.
+MPCORE_HD inline std::uint64_t stream_bits(std::uint64_t key, std::uint64_t step) {
+  return mix64(key + (step + 1) * kGolden);
+}
+
+}  // namespace mpcore

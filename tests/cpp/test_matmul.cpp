@@ -1,0 +1,76 @@
+// Kernel paths agree bit for bit; results do not depend on the thread count.
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "check.hpp"
+#include <mpcore/mpcore.hpp>
+
+using namespace mpcore;
+
+static bool same_bits(double a, double b) {
+  return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b));
+}
+
+template <class T>
+static void paths_agree(const Format& acc, Rounding mode, std::size_t batch, std::size_t in, std::size_t out) {
+  std::mt19937_64 gen(batch * 131 + in * 7 + out);
+  std::normal_distribution<double> N(0.0, 1.0);
+  std::vector<T> x(batch * in), w(out * in), b(out);
+  for (auto& v : x) v = static_cast<T>(N(gen));
+  for (auto& v : w) v = static_cast<T>(N(gen) * 0.1);
+  for (auto& v : b) v = static_cast<T>(N(gen));
+  MatmulOptions o;
+  o.acc = acc;
+  o.rounding = mode;
+  o.seed = 42;
+  std::vector<double> lanes(batch * out), generic(batch * out), threaded(batch * out);
+  const cpu::Path natural = cpu::choose_path<T>(o), sim = cpu::Path::SimulatedLanes, gen_path = cpu::Path::Generic;
+  o.threads = 1;
+  cpu::matmul(row_major(x.data(), batch, in), row_major(w.data(), out, in), VectorView<T>{b.data(), out, 1},
+              lanes.data(), o, &natural);
+  cpu::matmul(row_major(x.data(), batch, in), row_major(w.data(), out, in), VectorView<T>{b.data(), out, 1},
+              generic.data(), o, &gen_path);
+  o.threads = 3;
+  cpu::matmul(row_major(x.data(), batch, in), row_major(w.data(), out, in), VectorView<T>{b.data(), out, 1},
+              threaded.data(), o, &sim);
+  for (std::size_t k = 0; k < lanes.size(); ++k) {
+    CHECK(same_bits(lanes[k], generic[k]), "p=%d mode %d k=%zu natural %.17g generic %.17g", acc.precision,
+          int(mode), k, lanes[k], generic[k]);
+    CHECK(same_bits(threaded[k], generic[k]), "p=%d mode %d k=%zu threaded %.17g generic %.17g", acc.precision,
+          int(mode), k, threaded[k], generic[k]);
+  }
+  // The dot entry point is the generic path for output 0.
+  if (mode == Rounding::NearestEven) {
+    MatmulOptions d;
+    d.acc = acc;
+    const double v = dot(w.data(), x.data(), in, d, b.data());
+    CHECK(same_bits(v, generic[0]), "dot %.17g generic %.17g", v, generic[0]);
+  }
+}
+
+int main() {
+  const Rounding modes[] = {Rounding::NearestEven, Rounding::NearestAway, Rounding::TowardZero, Rounding::Upward,
+                            Rounding::Downward, Rounding::ToOdd, Rounding::Stochastic};
+  for (const auto& nf : formats::all)
+    for (Rounding m : modes) {
+      paths_agree<float>(nf.format, m, 5, 37, 19);
+      paths_agree<double>(nf.format, m, 3, 64, 9);
+    }
+  // The simplest entry point.
+  const float w[] = {1.0f, 1.0f, 1.0f}, x[] = {1.0f, 1.0f / 4096, 1.0f / 4096};
+  CHECK(dot(w, x, 3, formats::fp16) == 1.0, "fp16 stagnation expected");
+  CHECK(dot(w, x, 3, formats::fp32) == 1.0 + 2.0 / 4096, "fp32 exact");
+  // Stochastic rounding is unbiased: mean of many roundings of 1 + u/4 in fp16.
+  {
+    const Rounder R = make_rounder(formats::fp16, Rounding::Stochastic);
+    const double v = 1.0 + std::ldexp(1.0, -12);  // a quarter of the way to the next fp16 (spacing 2^-10)
+    double up = 0;
+    const int trials = 200000;
+    for (int i = 0; i < trials; ++i) up += round_value(v, R, stream_bits(stream_key(1, i), 0)) > 1.0;
+    const double p = up / trials;
+    CHECK(std::fabs(p - 0.25) < 5 * std::sqrt(0.25 * 0.75 / trials), "P(up) = %g, want 0.25", p);
+  }
+  return report("test_matmul");
+}
