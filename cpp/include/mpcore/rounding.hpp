@@ -209,4 +209,47 @@ MPCORE_HD inline double add_rounded(double s, double p, const Rounder& R, std::u
   return round_sum(hi, lo, R, random);
 }
 
+
+// add_rounded for the common case, without data-dependent branches: the exact
+// sum lies in the target's normal range and rounds to a finite value. Any other
+// case (zero, subnormal, overflow, inf/NaN, p = 53, or stochastic rounding that
+// needs bits of lo) sets `special`, and the caller must use add_rounded. Where
+// `special` is false the result equals add_rounded's bit for bit (tested).
+template <Rounding Mode>
+MPCORE_HD inline double add_rounded_normal(double s, double p, const Rounder& R, std::uint64_t random,
+                                           bool& special) {
+  using namespace detail;
+  const double hi = s + p;
+  const double back = hi - s;
+  const double lo = (s - (hi - back)) + (p - back);
+  const std::uint64_t hb = to_bits(hi), lb = to_bits(lo);
+  const std::uint64_t sign = hb & kSignBit;
+  const bool sticky = lo != 0.0;
+  const std::uint64_t m = (hb ^ sign) - static_cast<std::uint64_t>(sticky & (((hb ^ lb) >> 63) != 0));
+  const int d = R.normal_shift;
+  const std::uint64_t mask = (std::uint64_t{1} << d) - 1, half = std::uint64_t{1} << (d - 1);
+  const std::uint64_t rem = m & mask, base = m - rem;
+  const bool inexact = (rem != 0) | sticky;
+  const bool above = (rem > half) | ((rem == half) & sticky);
+  const bool tie = (rem == half) & !sticky;
+  const bool odd = ((m >> d) & 1) != 0;
+  bool up, needs_lo = false;
+  if constexpr (Mode == Rounding::NearestEven) up = above | (tie & odd);
+  else if constexpr (Mode == Rounding::NearestAway) up = above | tie;
+  else if constexpr (Mode == Rounding::TowardZero) up = false;
+  else if constexpr (Mode == Rounding::Upward) up = inexact & (sign == 0);
+  else if constexpr (Mode == Rounding::Downward) up = inexact & (sign != 0);
+  else if constexpr (Mode == Rounding::ToOdd) up = inexact & !odd;
+  else {
+    const int nbits = R.sr_bits;
+    needs_lo = (d < nbits) & sticky;
+    const std::uint64_t frac = d >= nbits ? rem >> (d - nbits) : rem << (nbits - d);
+    up = (random >> (64 - nbits)) < frac;
+  }
+  const std::uint64_t out = base + (static_cast<std::uint64_t>(up) << d);
+  const std::uint64_t min_normal = static_cast<std::uint64_t>(R.emin + kExponentBias) << kMantissaBits;
+  special = (m < min_normal) | (out > R.max_bits) | (d < 1) | needs_lo;
+  return from_bits(out | sign);
+}
+
 }  // namespace mpcore

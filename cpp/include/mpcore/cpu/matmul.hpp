@@ -65,10 +65,19 @@ void sequential_lanes(const T* xr, const T* panel, std::size_t n, const Rounder&
   for (std::size_t j = 0; j < n; ++j) {
     const double xj = static_cast<double>(xr[j]);
     const T* wj = panel + j * kLanes;
+    double next[kLanes];
+    std::uint64_t bits[kLanes];
+    bool special[kLanes];
+    bool any = false;
     for (std::size_t l = 0; l < kLanes; ++l) {
-      const std::uint64_t bits = Mode == Rounding::Stochastic ? stream_bits(key[l], j) : 0;
-      s[l] = add_rounded(s[l], static_cast<double>(wj[l]) * xj, r, bits);
+      bits[l] = Mode == Rounding::Stochastic ? stream_bits(key[l], j) : 0;
+      next[l] = add_rounded_normal<Mode>(s[l], static_cast<double>(wj[l]) * xj, r, bits[l], special[l]);
+      any |= special[l];
     }
+    if (any)  // rare: zeros, subnormals, overflow, non-finite values
+      for (std::size_t l = 0; l < kLanes; ++l)
+        if (special[l]) next[l] = add_rounded(s[l], static_cast<double>(wj[l]) * xj, r, bits[l]);
+    for (std::size_t l = 0; l < kLanes; ++l) s[l] = next[l];
   }
 }
 
