@@ -17,5 +17,6 @@ struct NamedFormat {
 
 void bind_format(nanobind::module_& m);
 void bind_ops(nanobind::module_& m);
+void bind_selective(nanobind::module_& m);
 
 }  // namespace mpcore::python

@@ -6,4 +6,5 @@ NB_MODULE(_core, m) {
   m.attr("__version__") = mpcore::version;
   mpcore::python::bind_format(m);
   mpcore::python::bind_ops(m);
+  mpcore::python::bind_selective(m);
 }

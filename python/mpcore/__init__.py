@@ -2,14 +2,25 @@
 
 Formats (:mod:`mpcore.formats`), correctly rounded accumulation
 (:func:`matmul`, :func:`dot`, :func:`sum`) and rounding of arrays
-(:func:`round`), backed by a header-only C++ core.
+(:func:`round`), condition estimators and the selective / ladder layer
+(:func:`selective_linear`, :func:`ladder_linear`), backed by a header-only C++ core.
 """
 
 from . import formats
 from ._core import Format, __version__
 from .ops import ORDERS, ROUNDING_MODES, dot, matmul, round, sum
+from .selective import (ACTIVATIONS, ESTIMATORS, LayerResult, activate, cond_activation, cond_inner, ladder_linear,
+                        selective_linear)
 
 __all__ = [
+    "ACTIVATIONS",
+    "ESTIMATORS",
+    "LayerResult",
+    "activate",
+    "cond_activation",
+    "cond_inner",
+    "ladder_linear",
+    "selective_linear",
     "Format",
     "ORDERS",
     "ROUNDING_MODES",

@@ -12,67 +12,17 @@ a format). A float64 product of two wider values is rounded once to binary64
 
 from __future__ import annotations
 
-import secrets
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
 from . import _core
-from ._arrays import as_real_array, common_dtype
+from ._arrays import as_real_array, prepare_linear
+from ._options import (DEFAULT_BLOCK, ORDERS, ROUNDING_MODES, check_order, check_rounding, check_seed,
+                       check_sr_bits, check_threads)
 from .formats import FormatLike, get as get_format
 
-ROUNDING_MODES = ("rne", "rna", "rtz", "rup", "rdn", "rto", "sr")
-ORDERS = ("sequential", "pairwise", "blocked")
-DEFAULT_BLOCK = 32
-
-
-def _check_rounding(rounding) -> str:
-    if not isinstance(rounding, str) or rounding not in ROUNDING_MODES:
-        valid = ", ".join(repr(m) for m in ROUNDING_MODES)
-        raise ValueError(f"rounding: unknown rounding mode {rounding!r}; valid: {valid}")
-    return rounding
-
-
-def _check_seed(seed, rounding: str) -> int:
-    if seed is None:
-        return secrets.randbits(64) if rounding == "sr" else 0
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer or None, not {type(seed).__name__}")
-    seed = int(seed)
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
-    return seed
-
-
-def _check_sr_bits(sr_bits) -> int:
-    if sr_bits is None:
-        return _core.MAX_SR_BITS
-    if not isinstance(sr_bits, (int, np.integer)) or not 1 <= int(sr_bits) <= _core.MAX_SR_BITS:
-        raise ValueError(f"sr_bits must be an integer in 1..{_core.MAX_SR_BITS}, got {sr_bits!r}")
-    return int(sr_bits)
-
-
-def _check_threads(threads) -> int:
-    if threads is None:
-        return 0
-    if not isinstance(threads, (int, np.integer)) or int(threads) < 1:
-        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-    return int(threads)
-
-
-def _check_order(order, block) -> Tuple[str, int]:
-    if not isinstance(order, str) or order not in ORDERS:
-        valid = ", ".join(repr(o) for o in ORDERS)
-        raise ValueError(f"order: unknown summation order {order!r}; valid: {valid}")
-    if order != "blocked":
-        if block is not None:
-            raise ValueError(f"block is only used with order='blocked' (order is {order!r})")
-        return order, DEFAULT_BLOCK
-    if block is None:
-        return order, DEFAULT_BLOCK
-    if not isinstance(block, (int, np.integer)) or int(block) < 1:
-        raise ValueError(f"block must be a positive integer, got {block!r}")
-    return order, int(block)
+__all__ = ["DEFAULT_BLOCK", "ORDERS", "ROUNDING_MODES", "dot", "matmul", "round", "sum"]
 
 
 def matmul(
@@ -106,35 +56,13 @@ def matmul(
     """
     acc_f = get_format(acc, "acc")
     outer_f = get_format(outer, "outer")
-    rounding = _check_rounding(rounding)
-    order, block_n = _check_order(order, block)
-    seed_n = _check_seed(seed, rounding)
-    sr_n = _check_sr_bits(sr_bits)
-    threads_n = _check_threads(threads)
+    rounding = check_rounding(rounding)
+    order, block_n = check_order(order, block)
+    seed_n = check_seed(seed, rounding)
+    sr_n = check_sr_bits(sr_bits)
+    threads_n = check_threads(threads)
 
-    xa = as_real_array(x, "x")
-    wa = as_real_array(w, "w")
-    if wa.ndim != 2:
-        raise ValueError(f"w must be 2-D (out_features, in_features), got shape {wa.shape}")
-    if xa.ndim not in (1, 2):
-        raise ValueError(f"x must be 1-D (in_features,) or 2-D (batch, in_features), got shape {xa.shape}")
-    vector = xa.ndim == 1
-    x2 = xa[None, :] if vector else xa
-    if x2.shape[1] != wa.shape[1]:
-        raise ValueError(
-            f"x has {x2.shape[1]} features but w has {wa.shape[1]} columns (w is (out_features, in_features))"
-        )
-    arrays = [x2, wa]
-    ba = None
-    if b is not None:
-        ba = as_real_array(b, "b")
-        if ba.ndim != 1 or ba.shape[0] != wa.shape[0]:
-            raise ValueError(f"b must have shape ({wa.shape[0]},) to match w, got {ba.shape}")
-        arrays.append(ba)
-    dtype = common_dtype(*arrays)
-    x2, wa = x2.astype(dtype, copy=False), wa.astype(dtype, copy=False)
-    if ba is not None:
-        ba = ba.astype(dtype, copy=False)
+    x2, wa, ba, vector = prepare_linear(x, w, b)
     out = np.empty((x2.shape[0], wa.shape[0]), dtype=np.float64)
     _core.matmul(x2, wa, ba, out, acc_f, rounding, order, block_n, outer_f, seed_n, sr_n, threads_n)
     return out[0] if vector else out
@@ -168,9 +96,9 @@ def round(x, fmt: FormatLike, rounding: str = "rne", seed: Optional[int] = None,
     Stochastic rounding of element i (in C order) uses random stream (seed, i).
     """
     f = get_format(fmt, "fmt")
-    rounding = _check_rounding(rounding)
-    seed_n = _check_seed(seed, rounding)
-    sr_n = _check_sr_bits(sr_bits)
+    rounding = check_rounding(rounding)
+    seed_n = check_seed(seed, rounding)
+    sr_n = check_sr_bits(sr_bits)
     xa = as_real_array(x, "x")
     flat = np.ascontiguousarray(xa, dtype=np.float64).reshape(-1)
     out = np.empty_like(flat)

@@ -5,9 +5,14 @@
 #include <cstddef>
 
 #include "accumulator.hpp"
+#include "activation.hpp"
+#include "bounds.hpp"
+#include "condition.hpp"
 #include "config.hpp"
+#include "cpu/condition.hpp"
 #include "cpu/matmul.hpp"
 #include "cpu/round_array.hpp"
+#include "cpu/selective.hpp"
 #include "format.hpp"
 #include "matrix.hpp"
 #include "names.hpp"

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "accumulator.hpp"
+#include "activation.hpp"
+#include "condition.hpp"
 #include "format.hpp"
 #include "rounding.hpp"
 
@@ -44,6 +46,26 @@ inline Overflow parse_overflow(const std::string& s) {
   return detail::parse_name("overflow policy", s, kOverflowNames, kOverflowValues);
 }
 inline const char* name_of(Overflow o) { return kOverflowNames[static_cast<int>(o)]; }
+
+inline constexpr const char* kActivationNames[] = {"identity", "relu", "leaky_relu", "tanh", "sigmoid",
+                                                   "gelu", "gelu_tanh", "silu", "softplus", "elu"};
+inline constexpr Activation kActivationValues[] = {
+    Activation::Identity, Activation::Relu,     Activation::LeakyRelu, Activation::Tanh, Activation::Sigmoid,
+    Activation::GeluErf,  Activation::GeluTanh, Activation::Silu,      Activation::Softplus, Activation::Elu};
+inline Activation parse_activation(const std::string& s) {
+  return detail::parse_name("activation", s, kActivationNames, kActivationValues);
+}
+inline const char* name_of(Activation a) { return kActivationNames[static_cast<int>(a)]; }
+
+inline constexpr const char* kEstimatorNames[] = {"exact", "low", "norm"};
+inline constexpr Estimator kEstimatorValues[] = {Estimator::Exact, Estimator::Low, Estimator::Norm};
+inline Estimator parse_estimator(const std::string& s) {
+  return detail::parse_name("estimator", s, kEstimatorNames, kEstimatorValues);
+}
+
+inline constexpr const char* kFactorNames[] = {"1", "sqrt", "n"};
+inline constexpr Factor kFactorValues[] = {Factor::One, Factor::Sqrt, Factor::N};
+inline Factor parse_factor(const std::string& s) { return detail::parse_name("factor", s, kFactorNames, kFactorValues); }
 
 inline Format parse_format(const std::string& s) {
   std::string valid;

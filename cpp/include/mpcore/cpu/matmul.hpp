@@ -51,67 +51,73 @@ std::vector<T> pack_panels(const MatrixView<T>& w) {
   return packed;
 }
 
-// Sequential order, kLanes outputs of one input row at a time, simulated rounding.
-template <Rounding Mode, class T>
-void sequential_lanes(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
-                      std::uint64_t first_index, double* s) {
+// Where the factors of term j of lane l come from.
+// PanelSource: kLanes rows of W (a packed panel) against one row of x.
+template <class T>
+struct PanelSource {
+  const T* xr;
+  const T* panel;
+  T w(std::size_t j, std::size_t l) const { return panel[j * kLanes + l]; }
+  T x(std::size_t j, std::size_t) const { return xr[j]; }
+};
+// GatherSource: any kLanes (row of x, row of W) pairs, for recomputing chosen outputs.
+template <class T>
+struct GatherSource {
+  const T* xrow[kLanes];
+  const T* wrow[kLanes];
+  T w(std::size_t j, std::size_t l) const { return wrow[l][j]; }
+  T x(std::size_t j, std::size_t l) const { return xrow[l][j]; }
+};
+
+// Sequential order, kLanes independent outputs at a time, simulated rounding.
+// index[l] is lane l's output index (its stochastic-rounding stream).
+template <Rounding Mode, class Source>
+void sequential_lanes(const Source& src, std::size_t n, const Rounder& R, std::uint64_t seed,
+                      const std::uint64_t* index, double* s) {
   std::uint64_t key[kLanes];
   for (std::size_t l = 0; l < kLanes; ++l) {
     s[l] = 0.0;
-    key[l] = Mode == Rounding::Stochastic ? stream_key(seed, first_index + l) : 0;
+    key[l] = Mode == Rounding::Stochastic ? stream_key(seed, index[l]) : 0;
   }
   Rounder r = R;
   r.mode = Mode;  // a compile-time constant for the branches inside round_sum
   for (std::size_t j = 0; j < n; ++j) {
-    const double xj = static_cast<double>(xr[j]);
-    const T* wj = panel + j * kLanes;
-    double next[kLanes];
+    double p[kLanes], next[kLanes];
     std::uint64_t bits[kLanes];
     bool special[kLanes];
     bool any = false;
     for (std::size_t l = 0; l < kLanes; ++l) {
+      p[l] = static_cast<double>(src.w(j, l)) * static_cast<double>(src.x(j, l));
       bits[l] = Mode == Rounding::Stochastic ? stream_bits(key[l], j) : 0;
-      next[l] = add_rounded_normal<Mode>(s[l], static_cast<double>(wj[l]) * xj, r, bits[l], special[l]);
+      next[l] = add_rounded_normal<Mode>(s[l], p[l], r, bits[l], special[l]);
       any |= special[l];
     }
     if (any)  // rare: zeros, subnormals, overflow, non-finite values
       for (std::size_t l = 0; l < kLanes; ++l)
-        if (special[l]) next[l] = add_rounded(s[l], static_cast<double>(wj[l]) * xj, r, bits[l]);
+        if (special[l]) next[l] = add_rounded(s[l], p[l], r, bits[l]);
     for (std::size_t l = 0; l < kLanes; ++l) s[l] = next[l];
-  }
-}
-
-template <class T>
-void sequential_lanes_dispatch(const T* xr, const T* panel, std::size_t n, const Rounder& R,
-                               std::uint64_t seed, std::uint64_t first_index, double* s) {
-  switch (R.mode) {
-    case Rounding::NearestEven: return sequential_lanes<Rounding::NearestEven>(xr, panel, n, R, seed, first_index, s);
-    case Rounding::NearestAway: return sequential_lanes<Rounding::NearestAway>(xr, panel, n, R, seed, first_index, s);
-    case Rounding::TowardZero: return sequential_lanes<Rounding::TowardZero>(xr, panel, n, R, seed, first_index, s);
-    case Rounding::Upward: return sequential_lanes<Rounding::Upward>(xr, panel, n, R, seed, first_index, s);
-    case Rounding::Downward: return sequential_lanes<Rounding::Downward>(xr, panel, n, R, seed, first_index, s);
-    case Rounding::ToOdd: return sequential_lanes<Rounding::ToOdd>(xr, panel, n, R, seed, first_index, s);
-    default: return sequential_lanes<Rounding::Stochastic>(xr, panel, n, R, seed, first_index, s);
   }
 }
 
 // Native fp32 accumulation of float inputs: fmaf rounds w*x + s once, exactly the
 // model's step (the product of two floats is exact inside the fma).
-inline void native_fp32_lanes(const float* xr, const float* panel, std::size_t n, double* out) {
+template <class Source>
+void native_fp32_lanes(const Source& src, std::size_t n, double* out) {
   float s[kLanes] = {};
   for (std::size_t j = 0; j < n; ++j)
-    for (std::size_t l = 0; l < kLanes; ++l) s[l] = std::fma(panel[j * kLanes + l], xr[j], s[l]);
+    for (std::size_t l = 0; l < kLanes; ++l)
+      s[l] = std::fma(static_cast<float>(src.w(j, l)), static_cast<float>(src.x(j, l)), s[l]);
   for (std::size_t l = 0; l < kLanes; ++l) out[l] = s[l];
 }
 
 // Native fp64 accumulation: fma for float inputs (exact product, one rounding);
 // for double inputs the product is rounded first, as the simulated path documents.
-template <class T>
-void native_fp64_lanes(const T* xr, const T* panel, std::size_t n, double* out) {
+template <class T, class Source>
+void native_fp64_lanes(const Source& src, std::size_t n, double* out) {
   double s[kLanes] = {};
   for (std::size_t j = 0; j < n; ++j)
     for (std::size_t l = 0; l < kLanes; ++l) {
-      const double w = static_cast<double>(panel[j * kLanes + l]), x = static_cast<double>(xr[j]);
+      const double w = static_cast<double>(src.w(j, l)), x = static_cast<double>(src.x(j, l));
       if constexpr (sizeof(T) == sizeof(float)) {
         s[l] = std::fma(w, x, s[l]);
       } else {
@@ -136,75 +142,145 @@ Path choose_path(const MatmulOptions& o) {
   return Path::SimulatedLanes;
 }
 
+// A forced path falls back to one that gives the model's bits for these options.
+template <class T>
+Path usable_path(Path p, const MatmulOptions& o) {
+  if (o.order != Order::Sequential) return Path::Generic;
+  if (p == Path::NativeFp32 && (sizeof(T) != sizeof(float) || !(o.acc == formats::fp32))) p = Path::SimulatedLanes;
+  if (p == Path::NativeFp64 && !(o.acc == formats::fp64)) p = Path::SimulatedLanes;
+  if ((p == Path::NativeFp32 || p == Path::NativeFp64) && o.rounding != Rounding::NearestEven)
+    p = Path::SimulatedLanes;
+  return p;
+}
+
+namespace detail {
+
+// kLanes sequential-order outputs, then the bias: out[l] for lanes [0, lanes).
+template <class T, class Source>
+void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& acc, const std::uint64_t* index,
+               const double* bias, std::size_t lanes, double* out) {
+  double s[kLanes];
+  if (path == Path::NativeFp32) {
+    if constexpr (sizeof(T) == sizeof(float)) native_fp32_lanes(src, n, s);
+  } else if (path == Path::NativeFp64) {
+    native_fp64_lanes<T>(src, n, s);
+  } else {
+    const Rounder& R = acc.acc;
+    switch (R.mode) {
+      case Rounding::NearestEven: sequential_lanes<Rounding::NearestEven>(src, n, R, acc.seed, index, s); break;
+      case Rounding::NearestAway: sequential_lanes<Rounding::NearestAway>(src, n, R, acc.seed, index, s); break;
+      case Rounding::TowardZero: sequential_lanes<Rounding::TowardZero>(src, n, R, acc.seed, index, s); break;
+      case Rounding::Upward: sequential_lanes<Rounding::Upward>(src, n, R, acc.seed, index, s); break;
+      case Rounding::Downward: sequential_lanes<Rounding::Downward>(src, n, R, acc.seed, index, s); break;
+      case Rounding::ToOdd: sequential_lanes<Rounding::ToOdd>(src, n, R, acc.seed, index, s); break;
+      default: sequential_lanes<Rounding::Stochastic>(src, n, R, acc.seed, index, s); break;
+    }
+  }
+  const bool sr = acc.acc.mode == Rounding::Stochastic;
+  for (std::size_t l = 0; l < lanes; ++l) {
+    double v = s[l];
+    if (bias) v = add_rounded(v, bias[l], acc.acc, sr ? stream_bits(stream_key(acc.seed, index[l]), n) : 0);
+    out[l] = v;
+  }
+}
+
+template <class T>
+std::vector<T> contiguous_rows(const MatrixView<T>& a) {
+  std::vector<T> c(a.rows * a.cols);
+  for (std::size_t i = 0; i < a.rows; ++i)
+    for (std::size_t j = 0; j < a.cols; ++j) c[i * a.cols + j] = a(i, j);
+  return c;
+}
+
+inline void check_shapes(std::size_t x_cols, std::size_t w_rows, std::size_t w_cols, const void* bias,
+                         std::size_t bias_size, const MatmulOptions& o) {
+  if (x_cols != w_cols)
+    throw std::invalid_argument("x has " + std::to_string(x_cols) + " features but w has " +
+                                std::to_string(w_cols) + " columns");
+  if (bias && bias_size != w_rows)
+    throw std::invalid_argument("b has " + std::to_string(bias_size) + " entries but w has " +
+                                std::to_string(w_rows) + " rows");
+  const std::string bad_acc = validate(o.acc), bad_outer = validate(o.outer);
+  if (!bad_acc.empty()) throw std::invalid_argument("acc: " + bad_acc);
+  if (!bad_outer.empty()) throw std::invalid_argument("outer: " + bad_outer);
+}
+
+}  // namespace detail
+
 // y must hold x.rows * w.rows doubles (row-major, batch x out). bias may be empty.
 // `force_path` lets tests check that every kernel gives the same bits.
 template <class T>
 void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& bias, double* y,
             const MatmulOptions& o, const Path* force_path = nullptr) {
-  if (x.cols != w.cols)
-    throw std::invalid_argument("x has " + std::to_string(x.cols) + " features but w has " +
-                                std::to_string(w.cols) + " columns");
-  if (bias.data && bias.size != w.rows)
-    throw std::invalid_argument("b has " + std::to_string(bias.size) + " entries but w has " +
-                                std::to_string(w.rows) + " rows");
-  const std::string bad_acc = validate(o.acc), bad_outer = validate(o.outer);
-  if (!bad_acc.empty()) throw std::invalid_argument("acc: " + bad_acc);
-  if (!bad_outer.empty()) throw std::invalid_argument("outer: " + bad_outer);
-
+  detail::check_shapes(x.cols, w.rows, w.cols, bias.data, bias.size, o);
   const std::size_t batch = x.rows, out = w.rows, n = w.cols, L = detail::kLanes;
   if (batch == 0 || out == 0) return;
   const Accumulation acc = make_accumulation(o);
-  Path path = force_path ? *force_path : choose_path<T>(o);
-  if (path == Path::NativeFp32 && (sizeof(T) != sizeof(float) || !(o.acc == formats::fp32)))
-    path = Path::SimulatedLanes;
-  if (path == Path::NativeFp64 && !(o.acc == formats::fp64)) path = Path::SimulatedLanes;
-  if ((path == Path::NativeFp32 || path == Path::NativeFp64) && o.rounding != Rounding::NearestEven)
-    path = Path::SimulatedLanes;
-  if (path != Path::Generic && o.order != Order::Sequential) path = Path::Generic;
+  const Path path = usable_path<T>(force_path ? *force_path : choose_path<T>(o), o);
 
-  // Contiguous copies: rows of x, panels of W.
-  std::vector<T> xs(batch * n);
-  for (std::size_t r = 0; r < batch; ++r)
-    for (std::size_t j = 0; j < n; ++j) xs[r * n + j] = x(r, j);
-  std::vector<T> panels = detail::pack_panels(w);
+  const std::vector<T> xs = detail::contiguous_rows(x);
+  const std::vector<T> panels = detail::pack_panels(w);
   std::vector<double> b(bias.data ? out : 0);
   for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<double>(bias[i]);
 
   const std::size_t npanels = (out + L - 1) / L;
   parallel_for(batch * npanels, o.threads, [&](std::size_t begin, std::size_t end) {
-    double s[detail::kLanes];
+    std::uint64_t index[detail::kLanes];
     for (std::size_t task = begin; task < end; ++task) {
-      const std::size_t r = task / npanels, p = task % npanels, i0 = p * L;
+      const std::size_t r = task / npanels, i0 = (task % npanels) * L;
       const std::size_t lanes = out - i0 < L ? out - i0 : L;
       const T* xr = xs.data() + r * n;
-      const T* panel = panels.data() + p * n * L;
-      double* yr = y + r * out;
+      const T* panel = panels.data() + (i0 / L) * n * L;
+      for (std::size_t l = 0; l < L; ++l) index[l] = r * out + i0 + l;
       if (path == Path::Generic) {
         for (std::size_t l = 0; l < lanes; ++l) {
-          const std::size_t i = i0 + l;
           auto term = [&](std::size_t j) {
             return static_cast<double>(panel[j * L + l]) * static_cast<double>(xr[j]);
           };
-          yr[i] = accumulate(term, n, b.empty() ? nullptr : &b[i], acc, r * out + i);
+          y[index[l]] = accumulate(term, n, b.empty() ? nullptr : &b[i0 + l], acc, index[l]);
         }
-        continue;
-      }
-      if (path == Path::NativeFp32) {
-        if constexpr (sizeof(T) == sizeof(float)) detail::native_fp32_lanes(xr, panel, n, s);
-      } else if (path == Path::NativeFp64) {
-        detail::native_fp64_lanes(xr, panel, n, s);
       } else {
-        detail::sequential_lanes_dispatch(xr, panel, n, acc.acc, o.seed, r * out + i0, s);
+        detail::run_lanes<T>(path, detail::PanelSource<T>{xr, panel}, n, acc, index,
+                             b.empty() ? nullptr : &b[i0], lanes, y + r * out + i0);
       }
-      for (std::size_t l = 0; l < lanes; ++l) {
-        const std::size_t i = i0 + l;
-        double v = s[l];
-        if (!b.empty()) {
-          const bool sr = o.rounding == Rounding::Stochastic;
-          const std::uint64_t bits = sr ? stream_bits(stream_key(o.seed, r * out + i), n) : 0;
-          v = add_rounded(v, b[i], acc.acc, bits);
+    }
+  });
+}
+
+// Only the listed outputs: y[e] for each e = r * out + i in `entries` gets exactly the
+// bits cpu::matmul(x, w, bias, y, o) would give it, at a cost proportional to the list.
+template <class T>
+void matmul_entries(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& bias,
+                    const std::size_t* entries, std::size_t count, double* y, const MatmulOptions& o) {
+  detail::check_shapes(x.cols, w.rows, w.cols, bias.data, bias.size, o);
+  const std::size_t out = w.rows, n = w.cols, L = detail::kLanes;
+  if (count == 0) return;
+  const Accumulation acc = make_accumulation(o);
+  const Path path = usable_path<T>(choose_path<T>(o), o);
+  const std::vector<T> xs = detail::contiguous_rows(x), ws = detail::contiguous_rows(w);
+  parallel_for((count + L - 1) / L, o.threads, [&](std::size_t begin, std::size_t end) {
+    std::uint64_t index[detail::kLanes];
+    double b[detail::kLanes], v[detail::kLanes];
+    detail::GatherSource<T> src;
+    for (std::size_t g = begin; g < end; ++g) {
+      const std::size_t first = g * L, lanes = count - first < L ? count - first : L;
+      for (std::size_t l = 0; l < L; ++l) {
+        const std::size_t idx = entries[first + (l < lanes ? l : lanes - 1)], r = idx / out, i = idx % out;
+        index[l] = idx;
+        src.xrow[l] = xs.data() + r * n;
+        src.wrow[l] = ws.data() + i * n;
+        b[l] = bias.data ? static_cast<double>(bias[i]) : 0.0;
+      }
+      if (path == Path::Generic) {
+        for (std::size_t l = 0; l < lanes; ++l) {
+          auto term = [&](std::size_t j) {
+            return static_cast<double>(src.wrow[l][j]) * static_cast<double>(src.xrow[l][j]);
+          };
+          y[index[l]] = accumulate(term, n, bias.data ? &b[l] : nullptr, acc, index[l]);
         }
-        yr[i] = v;
+      } else {
+        detail::run_lanes<T>(path, src, n, acc, index, bias.data ? b : nullptr, lanes, v);
+        for (std::size_t l = 0; l < lanes; ++l) y[index[l]] = v[l];
       }
     }
   });

@@ -1,0 +1,171 @@
+// The low-then-selective-high layer (the paper's Algorithm 1), generalised to a
+// precision ladder: compute every component with the cheapest accumulator,
+// estimate kappa_phi * kappa_v from that result, and recompute each component
+// once in the cheapest format whose estimated error meets the tolerance.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../activation.hpp"
+#include "../bounds.hpp"
+#include "../condition.hpp"
+#include "../format.hpp"
+#include "../matrix.hpp"
+#include "condition.hpp"
+#include "matmul.hpp"
+
+namespace mpcore {
+
+struct LadderOptions {
+  std::vector<Format> formats;   // rung 0 (cheapest) first; unit roundoff non-increasing
+  double tau = 0.0;              // tolerance on kappa * u * c(n); 0 recomputes everything
+  Activation activation = Activation::Identity;
+  double alpha = 0.01;           // slope of leaky_relu, scale of elu
+  Estimator estimator = Estimator::Exact;
+  Factor factor = Factor::One;
+  Rounding rounding = Rounding::NearestEven;  // of every rung (estimators always use RNE)
+  Order order = Order::Sequential;
+  std::size_t block = 32;
+  Format outer = formats::fp32;
+  std::uint64_t seed = 0;
+  int sr_bits = kMaxStochasticBits;
+  int threads = 0;
+  bool bounds = true;            // also compute the a-priori error bounds
+  bool guard_sign = false;       // recompute ReLU negatives whose sign the estimate cannot trust
+};
+
+// Caller-owned outputs, each batch x out row-major (bound pointers may be null).
+struct LadderOutputs {
+  double* z;           // pre-activation, each component in its rung's format
+  double* y;           // activation(z)
+  double* kappa;       // kappa_phi(z_low) * kappa_v used for the decision
+  double* err_est;     // kappa(final z) * u(rung) * c(n): estimated relative error of z
+  std::int32_t* rung;  // the format index each component ended in
+  double* bound;       // worst-case absolute error bound of z
+  double* bound_prob;  // probabilistic absolute error bound of z
+};
+
+struct LadderStats {
+  std::vector<std::size_t> count;  // components per rung
+  double seconds_low = 0, seconds_estimate = 0, seconds_recompute = 0;
+};
+
+inline std::string validate_ladder(const LadderOptions& o) {
+  if (o.formats.empty()) return "formats must not be empty";
+  for (std::size_t k = 0; k < o.formats.size(); ++k) {
+    const std::string bad = validate(o.formats[k]);
+    if (!bad.empty()) return "formats[" + std::to_string(k) + "]: " + bad;
+    if (k && o.formats[k].unit_roundoff() > o.formats[k - 1].unit_roundoff())
+      return "formats must go from least to most precise: formats[" + std::to_string(k) +
+             "] has a larger unit roundoff than formats[" + std::to_string(k - 1) + "]";
+  }
+  if (!(o.tau >= 0)) return "tau must be >= 0 (and not NaN)";
+  return {};
+}
+
+namespace cpu {
+
+template <class T>
+LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b,
+                          const LadderOptions& o, const LadderOutputs& out,
+                          const std::vector<double>* norms = nullptr) {
+  using clock = std::chrono::steady_clock;
+  const std::string bad = validate_ladder(o);
+  if (!bad.empty()) throw std::invalid_argument(bad);
+  if (x.cols != w.cols)
+    throw std::invalid_argument("x has " + std::to_string(x.cols) + " features but w has " +
+                                std::to_string(w.cols) + " columns");
+  const std::size_t batch = x.rows, nout = w.rows, n = w.cols, total = batch * nout;
+  const int rungs = static_cast<int>(o.formats.size());
+  LadderStats stats;
+  stats.count.assign(rungs, 0);
+
+  auto options_for = [&](int k) {
+    MatmulOptions m;
+    m.acc = o.formats[k];
+    m.rounding = o.rounding;
+    m.order = o.order;
+    m.block = o.block;
+    m.outer = o.outer;
+    m.seed = o.seed;
+    m.sr_bits = o.sr_bits;
+    m.threads = o.threads;
+    return m;
+  };
+
+  // 1. Every component with the cheapest accumulator.
+  auto t0 = clock::now();
+  matmul(x, w, b, out.z, options_for(0));
+  auto t1 = clock::now();
+
+  // 2. Condition estimate and the rung of every component.
+  std::vector<double> numerator(total);
+  inner_numerator(x, w, b, o.estimator, o.formats[0], o.threads, numerator.data(), norms);
+  std::vector<double> us(rungs);
+  for (int k = 0; k < rungs; ++k) us[k] = o.formats[k].unit_roundoff();
+  const double c = growth_factor(o.factor, n);
+  std::vector<std::vector<std::size_t>> chosen(rungs);
+  for (std::size_t e = 0; e < total; ++e) {
+    const double z = out.z[e];
+    const double kappa_v = inner_condition(numerator[e], z);
+    const double kappa = combined_condition(activation_condition(o.activation, z, o.alpha), kappa_v);
+    const int k = choose_rung(z, kappa, kappa_v, o.guard_sign, us.data(), rungs, c, o.tau);
+    out.kappa[e] = kappa;
+    out.rung[e] = k;
+    if (k) chosen[k].push_back(e);
+  }
+  auto t2 = clock::now();
+
+  // 3. Recompute only the chosen components, each once, in its rung's format.
+  for (int k = 1; k < rungs; ++k)
+    if (!chosen[k].empty()) matmul_entries(x, w, b, chosen[k].data(), chosen[k].size(), out.z, options_for(k));
+  auto t3 = clock::now();
+
+  // 4. Activation, error estimates and bounds of the final components.
+  std::vector<double> sum_abs;
+  if (o.bounds && out.bound) {
+    if (o.estimator == Estimator::Exact) {
+      sum_abs = numerator;
+    } else {
+      sum_abs.resize(total);
+      inner_numerator(x, w, b, Estimator::Exact, o.formats[0], o.threads, sum_abs.data());
+    }
+  }
+  // fp32 sums of non-negative terms: S <= S_fp32 / (1 - gamma_m(2^-24)).
+  const double s_scale = 1.0 / (1.0 - gamma(static_cast<double>(n) + 1, formats::fp32.unit_roundoff()));
+  for (std::size_t e = 0; e < total; ++e) {
+    const int k = out.rung[e];
+    const double z = out.z[e];
+    out.y[e] = activate(o.activation, z, o.alpha);
+    const double kappa = k ? combined_condition(activation_condition(o.activation, z, o.alpha),
+                                                inner_condition(numerator[e], z))
+                           : out.kappa[e];
+    out.err_est[e] = kappa * us[k] * c;
+    ++stats.count[k];
+    if (!sum_abs.empty()) {
+      const Accumulation a = make_accumulation(options_for(k));
+      double unit = us[k], tiny = o.formats[k].smallest_subnormal();
+      if (o.order == Order::Blocked) {
+        unit = unit > o.outer.unit_roundoff() ? unit : o.outer.unit_roundoff();
+        tiny = tiny > o.outer.smallest_subnormal() ? tiny : o.outer.smallest_subnormal();
+      }
+      const ErrorBound eb =
+          error_bound(sum_abs[e] * s_scale, roundings_per_term(a, n, b.data != nullptr), unit, tiny, o.rounding);
+      out.bound[e] = eb.worst;
+      out.bound_prob[e] = eb.probabilistic;
+    }
+  }
+  auto secs = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  stats.seconds_low = secs(t0, t1);
+  stats.seconds_estimate = secs(t1, t2);
+  stats.seconds_recompute = secs(t2, t3);
+  return stats;
+}
+
+}  // namespace cpu
+}  // namespace mpcore

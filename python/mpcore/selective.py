@@ -1,0 +1,223 @@
+"""Condition estimators and the low-then-selective-high layer (the paper's Algorithm 1).
+
+For y = phi(W x + b), component i computed with unit roundoff u has relative error
+about kappa_phi(z_i) * kappa_v,i * u, where kappa_v,i = (|W_i||x| + |b_i|) / |z_i|.
+:func:`selective_linear` computes every component with the ``low`` accumulator,
+estimates kappa from that result and recomputes in ``high`` only the components with
+``kappa * u_low * c(n) > tau`` (or a non-finite low result). :func:`ladder_linear`
+generalises this to a ladder of formats; the selective layer is its two-rung case.
+
+``guard_sign=True`` also recomputes ReLU negatives whose sign the estimate cannot
+vouch for (kappa_v * u * c(n) >= 1), which the paper's rule keeps.
+
+tau = 0 asks for no error at all: every component is recomputed (the uniform-high
+layer), even those whose estimate is exactly 0. tau = inf keeps every finite
+low-precision component.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _core
+from ._arrays import as_real_array, prepare_linear
+from ._options import check_order, check_rounding, check_seed, check_sr_bits, check_tau, check_threads
+from .formats import Format, FormatLike, get as get_format
+
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "gelu_tanh", "silu", "softplus", "elu")
+ESTIMATORS = ("exact", "low", "norm")
+FACTORS = ("1", "sqrt", "n")
+DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
+
+
+@dataclass
+class LayerResult:
+    """What a selective or ladder layer computed, per component (arrays are (batch, out) or (out,))."""
+
+    z: np.ndarray  #: pre-activation; each component in the format of its rung
+    y: np.ndarray  #: activation(z)
+    rung: np.ndarray  #: index into ``formats`` of the format each component ended in
+    kappa: np.ndarray  #: kappa_phi(z_low) * kappa_v: the estimate the decision used
+    err_est: np.ndarray  #: kappa(final z) * u(rung) * c(n): estimated relative error of z
+    bound: Optional[np.ndarray]  #: worst-case absolute error bound of z (None if bounds=False)
+    bound_prob: Optional[np.ndarray]  #: probabilistic bound (failure probability <= 1e-3)
+    formats: Tuple[Format, ...]
+    seconds: Dict[str, float] = field(default_factory=dict)  #: low pass, estimate, recompute
+
+    @property
+    def high(self) -> np.ndarray:
+        """True where the component was recomputed (rung > 0)."""
+        return self.rung > 0
+
+    @property
+    def fraction_high(self) -> float:
+        """Fraction of components recomputed in a higher format."""
+        return float(np.mean(self.rung > 0)) if self.rung.size else 0.0
+
+    @property
+    def fractions(self) -> np.ndarray:
+        """Fraction of components per format (sums to 1)."""
+        counts = np.bincount(self.rung.reshape(-1), minlength=len(self.formats))
+        return counts / max(self.rung.size, 1)
+
+    @property
+    def fmt_index(self) -> np.ndarray:
+        """Alias of ``rung``."""
+        return self.rung
+
+
+def _check_choice(value, name: str, valid: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in valid:
+        raise ValueError(f"{name}: unknown {name} {value!r}; valid: {', '.join(repr(v) for v in valid)}")
+    return value
+
+
+def _check_factor(factor) -> str:
+    if isinstance(factor, (int, np.integer)) and not isinstance(factor, bool) and factor == 1:
+        return "1"
+    return _check_choice(factor, "factor", FACTORS)
+
+
+def _alpha(activation: str, alpha) -> float:
+    if alpha is None:
+        return DEFAULT_ALPHA.get(activation, 0.0)
+    alpha = float(alpha)
+    if not np.isfinite(alpha):
+        raise ValueError(f"alpha must be finite, got {alpha}")
+    return alpha
+
+
+def ladder_linear(
+    x,
+    w,
+    b=None,
+    *,
+    formats: Sequence[FormatLike],
+    tau: float,
+    activation: str = "identity",
+    alpha: Optional[float] = None,
+    estimator: str = "exact",
+    rounding: str = "rne",
+    order: str = "sequential",
+    block: Optional[int] = None,
+    outer: FormatLike = "fp32",
+    factor: str = "1",
+    seed: Optional[int] = None,
+    sr_bits: Optional[int] = None,
+    threads: Optional[int] = None,
+    bounds: bool = True,
+    guard_sign: bool = False,
+) -> LayerResult:
+    """phi(x @ w.T + b) on a precision ladder.
+
+    Every component is computed in ``formats[0]``; each is then recomputed once in the
+    cheapest ``formats[k]`` with ``kappa * u_k * c(n) <= tau`` (the last format if none,
+    or if its first result is not finite). A recomputed component equals, bit for bit,
+    ``mpcore.matmul(..., acc=formats[k])`` for it, with the same rounding, order and seed.
+    Only the chosen components are recomputed.
+
+    estimator: "exact" (|W||x| + |b| in fp32), "low" (the same sum in formats[0]) or "norm"
+        (||W_i|| ||x|| + |b_i|). factor: c(n) = 1, sqrt(n) or n ("1", "sqrt", "n").
+    alpha: slope of leaky_relu (default 0.01) or scale of elu (default 1).
+    bounds: also compute the worst-case and probabilistic error bounds of every z.
+    guard_sign: the paper trusts kappa_phi = 0 (ReLU negatives) unconditionally, but a
+        badly conditioned z_low < 0 may really be positive. With guard_sign, such a
+        component is kept in rung k only if kappa_v * u_k * c(n) < 1 (its sign is safe).
+    """
+    if isinstance(formats, (str, Format)) or not isinstance(formats, Sequence) or len(formats) == 0:
+        raise ValueError("formats must be a non-empty list of formats, cheapest first")
+    fmts = tuple(get_format(f, f"formats[{k}]") for k, f in enumerate(formats))
+    for k in range(1, len(fmts)):
+        if fmts[k].u > fmts[k - 1].u:
+            raise ValueError(
+                f"formats must go from least to most precise: formats[{k}] ({fmts[k].name}, u={fmts[k].u:g}) "
+                f"is less precise than formats[{k - 1}] ({fmts[k - 1].name}, u={fmts[k - 1].u:g})"
+            )
+    tau = check_tau(tau)
+    activation = _check_choice(activation, "activation", ACTIVATIONS)
+    alpha_v = _alpha(activation, alpha)
+    estimator = _check_choice(estimator, "estimator", ESTIMATORS)
+    factor = _check_factor(factor)
+    rounding = check_rounding(rounding)
+    order, block_n = check_order(order, block)
+    outer_f = get_format(outer, "outer")
+    seed_n, sr_n, threads_n = check_seed(seed, rounding), check_sr_bits(sr_bits), check_threads(threads)
+
+    x2, wa, ba, vector = prepare_linear(x, w, b)
+    shape = (x2.shape[0], wa.shape[0])
+    z, y, kappa, err = (np.empty(shape) for _ in range(4))
+    rung = np.empty(shape, dtype=np.int32)
+    bound = np.empty(shape) if bounds else None
+    bound_prob = np.empty(shape) if bounds else None
+    stats = _core.ladder_linear(x2, wa, ba, z, y, kappa, err, rung, bound, bound_prob, list(fmts), tau, activation,
+                                alpha_v, estimator, factor, rounding, order, block_n, outer_f, seed_n, sr_n,
+                                threads_n, bool(guard_sign))
+
+    def shaped(a):
+        return None if a is None else (a[0] if vector else a)
+
+    seconds = {"low": stats["seconds_low"], "estimate": stats["seconds_estimate"],
+               "recompute": stats["seconds_recompute"]}
+    return LayerResult(z=shaped(z), y=shaped(y), rung=shaped(rung), kappa=shaped(kappa), err_est=shaped(err),
+                       bound=shaped(bound), bound_prob=shaped(bound_prob), formats=fmts, seconds=seconds)
+
+
+def selective_linear(x, w, b=None, *, low: FormatLike, high: FormatLike, tau: float, **options) -> LayerResult:
+    """The paper's layer: ``low`` everywhere, ``high`` where kappa * u_low * c(n) > tau.
+
+    Same options as :func:`ladder_linear` (activation, estimator, rounding, order, block,
+    outer, factor, seed, sr_bits, threads, bounds). ``result.high`` is the recompute mask.
+    """
+    low_f, high_f = get_format(low, "low"), get_format(high, "high")
+    if low_f.u < high_f.u:
+        raise ValueError(f"low ({low_f.name}, u={low_f.u:g}) is more precise than high ({high_f.name}, "
+                         f"u={high_f.u:g}): low must be the cheaper format")
+    return ladder_linear(x, w, b, formats=[low_f, high_f], tau=tau, **options)
+
+
+def cond_inner(x, w, b, z, estimator: str = "exact", low: Optional[FormatLike] = None,
+               threads: Optional[int] = None) -> np.ndarray:
+    """kappa_v = (|W_i||x| + |b_i|) / |z_i| per component, the numerator by ``estimator``.
+
+    z is the computed pre-activation ((batch, out) or (out,) like matmul's result).
+    estimator "low" accumulates the numerator in ``low`` (required then). z_i = 0 gives
+    inf, unless the numerator is 0 too (an exact zero), which gives 0.
+    """
+    estimator = _check_choice(estimator, "estimator", ESTIMATORS)
+    if estimator == "low" and low is None:
+        raise ValueError("estimator='low' needs the low format: pass low=")
+    low_f = get_format(low if low is not None else "fp32", "low")
+    x2, wa, ba, vector = prepare_linear(x, w, b)
+    za = as_real_array(z, "z").astype(np.float64)
+    shape = (x2.shape[0], wa.shape[0])
+    expected = (shape[1],) if vector else shape
+    if za.shape != expected:
+        raise ValueError(f"z must have shape {expected}, got {za.shape}")
+    num = np.empty(shape)
+    _core.inner_numerator(x2, wa, ba, num, estimator, low_f, check_threads(threads))
+    out = np.empty(num.size)
+    _core.inner_condition(num.reshape(-1), np.ascontiguousarray(za).reshape(-1), out)
+    out = out.reshape(shape)
+    return out[0] if vector else out
+
+
+def _elementwise(name: str, z, alpha, condition: bool) -> np.ndarray:
+    name = _check_choice(name, "activation", ACTIVATIONS)
+    za = as_real_array(z, "z")
+    flat = np.ascontiguousarray(za, dtype=np.float64).reshape(-1)
+    out = np.empty_like(flat)
+    _core.activation(name, flat, out, _alpha(name, alpha), condition)
+    return out.reshape(za.shape)
+
+
+def cond_activation(name: str, z, alpha: Optional[float] = None) -> np.ndarray:
+    """kappa_phi(z) = |z phi'(z) / phi(z)| elementwise, with the limits at 0 (see activation.hpp)."""
+    return _elementwise(name, z, alpha, True)
+
+
+def activate(name: str, z, alpha: Optional[float] = None) -> np.ndarray:
+    """phi(z) elementwise, in float64."""
+    return _elementwise(name, z, alpha, False)
