@@ -6,13 +6,26 @@ Formats (:mod:`mpcore.formats`), correctly rounded accumulation
 (:func:`selective_linear`, :func:`ladder_linear`), backed by a header-only C++ core.
 """
 
-from . import formats
+from . import datasets, formats, models
 from ._core import Format, __version__
+from .mlp import MLP, Dense, Evaluation, RunResult
 from .ops import ORDERS, ROUNDING_MODES, dot, matmul, round, sum
+from .policy import Ladder, Selective, Uniform
+from .sweep import sweep
 from .selective import (ACTIVATIONS, ESTIMATORS, LayerResult, activate, cond_activation, cond_inner, ladder_linear,
                         selective_linear)
 
 __all__ = [
+    "Dense",
+    "Evaluation",
+    "Ladder",
+    "MLP",
+    "RunResult",
+    "Selective",
+    "Uniform",
+    "datasets",
+    "models",
+    "sweep",
     "ACTIVATIONS",
     "ESTIMATORS",
     "LayerResult",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Union
 
+import numpy as np
+
 from ._core import Format, named_formats
 
 ALL: Dict[str, Format] = {f.name: f for f in named_formats()}
@@ -62,3 +64,56 @@ def get(fmt: FormatLike, argument: str = "fmt") -> Format:
             valid = ", ".join(repr(n) for n in ALL)
             raise ValueError(f"{argument}: unknown format {fmt!r}; valid: {valid}") from None
     raise TypeError(f"{argument} must be a format name or an mpcore.Format, not {type(fmt).__name__}")
+
+
+def code_values(fmt: FormatLike) -> np.ndarray:
+    """Value of every bit pattern of a format of at most 8 bits (index = code), float64.
+
+    Layout: sign | exponent | significand (p - 1 bits), bias 1 - emin, exponent field 0
+    for zero and subnormals. Codes past max_finite are inf (IEEE formats, exponent all
+    ones with zero significand) or NaN.
+    """
+    f = get(fmt)
+    if f.bits > 8:
+        raise ValueError(f"{f.name} has {f.bits} bits: code tables are for formats of at most 8 bits")
+    mbits = f.precision - 1
+    ebits = f.bits - 1 - mbits
+    codes = np.arange(2 ** f.bits)
+    sign = np.where(codes >> (f.bits - 1), -1.0, 1.0)
+    e = (codes >> mbits) & ((1 << ebits) - 1)
+    m = codes & ((1 << mbits) - 1)
+    mag = np.where(e == 0, m * 2.0 ** (f.emin - mbits), (1 + m / 2.0 ** mbits) * 2.0 ** (e - 1 + f.emin))
+    values = sign * mag
+    beyond = mag > f.max_finite
+    if f.overflow == "inf":
+        top = e == (1 << ebits) - 1
+        values = np.where(top & (m == 0), sign * np.inf, np.where(top, np.nan, values))
+    else:
+        values = np.where(beyond, np.nan, values)
+    return values
+
+
+def encode(x, fmt: FormatLike) -> np.ndarray:
+    """Bit patterns (uint8) of values already representable in an <= 8-bit format."""
+    table = code_values(fmt)
+    xa = np.asarray(x, dtype=np.float64)
+    order = np.argsort(table, kind="stable")
+    finite = order[~np.isnan(table[order])]
+    pos = np.clip(np.searchsorted(table[finite], xa), 0, len(finite) - 1)
+    codes = finite[pos].astype(np.uint8)
+    # Negative zero and NaN get their own codes.
+    codes = np.where((xa == 0) & np.signbit(xa), np.uint8(1 << (get(fmt).bits - 1)), codes)
+    nan_codes = np.flatnonzero(np.isnan(table))
+    if np.isnan(xa).any():
+        if not len(nan_codes):
+            raise ValueError(f"{get(fmt).name} cannot encode NaN")
+        codes = np.where(np.isnan(xa), np.uint8(nan_codes[-1]), codes)
+    bad = ~np.isnan(xa) & (table[codes] != xa)
+    if bad.any():
+        raise ValueError(f"values not representable in {get(fmt).name}: {xa[bad][:5]} (round them first)")
+    return codes.astype(np.uint8)
+
+
+def decode(codes, fmt: FormatLike) -> np.ndarray:
+    """Values (float64) of bit patterns of an <= 8-bit format."""
+    return code_values(fmt)[np.asarray(codes, dtype=np.intp)]
