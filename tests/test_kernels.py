@@ -64,3 +64,44 @@ def test_large_problem_uses_threads_consistently(rng):
     # Sanity: close to the float64 result at fp16's accuracy for these sums.
     exact = x.astype(np.float64) @ w.T.astype(np.float64)
     assert np.max(np.abs(a - exact)) < 784 * 2.0 ** -11 * np.max(np.abs(x) @ np.abs(w.T))
+
+
+def available_isas():
+    order = ["portable", "avx2", "avx512"]
+    return order[: order.index(_core.detected_simd_isa()) + 1]
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
+def test_every_dispatch_path_is_exact(isa, rng):
+    if isa not in available_isas():
+        pytest.skip(f"this CPU has no {isa}")
+    from exact_reference import accumulate, same
+
+    previous = _core.simd_isa()
+    _core.set_simd_isa(isa)
+    try:
+        assert _core.simd_isa() == isa
+        for acc in ("fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "fp4_e2m1", "tf32"):
+            f = mpcore.formats.get(acc)
+            x = (rng.standard_normal((3, 70)) * (0.3 if f.max_finite < 100 else 1)).astype(np.float32)
+            w = rng.standard_normal((37, 70)).astype(np.float32)
+            x[0, :10] = 0  # exact zero sums and subnormal partial sums
+            w[1] *= np.float32(f.smallest_normal * 4)
+            for mode in DETERMINISTIC_MODES + ("sr",):
+                lanes = run(x, w, None, acc, mode, path="lanes")
+                assert np.array_equal(lanes, run(x, w, None, acc, mode, path="generic"), equal_nan=True), (acc, mode)
+            for mode in ("rne", "rtz"):
+                got = run(x, w, None, acc, mode, path="lanes")
+                for r in range(3):
+                    for i in range(0, 37, 5):
+                        assert same(got[r, i], accumulate(w[i], x[r], None, f, mode)), (acc, mode, r, i)
+    finally:
+        _core.set_simd_isa(previous)
+
+
+def test_forcing_an_unsupported_isa_is_an_error():
+    with pytest.raises(ValueError, match="unknown instruction set"):
+        _core.set_simd_isa("neon")
+    if "avx512" not in available_isas():
+        with pytest.raises(ValueError, match="does not support avx512"):
+            _core.set_simd_isa("avx512")

@@ -98,6 +98,19 @@ void bind_ops(nb::module_& m) {
       nb::arg("dtype"), nb::arg("acc"), nb::arg("rounding"), nb::arg("order"),
       "Which CPU kernel matmul takes for these options.");
   m.def("default_threads", &cpu::default_threads, "Threads used when threads=0.");
+  m.def("simd_isa", []() { return std::string(cpu::name_of(cpu::active_isa())); },
+        "The instruction set the CPU kernels use now: 'avx512', 'avx2' or 'portable'.");
+  m.def("detected_simd_isa", []() { return std::string(cpu::name_of(cpu::detected_isa())); },
+        "The best instruction set this CPU supports.");
+  m.def(
+      "set_simd_isa",
+      [](const std::string& name) {
+        if (name == "avx512") cpu::set_isa(cpu::Isa::Avx512);
+        else if (name == "avx2") cpu::set_isa(cpu::Isa::Avx2);
+        else if (name == "portable") cpu::set_isa(cpu::Isa::Portable);
+        else throw std::invalid_argument("unknown instruction set '" + name + "'; valid: 'avx512', 'avx2', 'portable'");
+      },
+      nb::arg("name"), "Force the kernels' instruction set (at most the detected one); for tests and benchmarks.");
   m.attr("MAX_SR_BITS") = kMaxStochasticBits;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../accumulator.hpp"
@@ -14,6 +15,7 @@
 #include "../matrix.hpp"
 #include "../rounding.hpp"
 #include "parallel.hpp"
+#include "simd.hpp"
 
 namespace mpcore {
 
@@ -36,7 +38,7 @@ namespace cpu {
 namespace detail {
 
 // Outputs computed side by side: independent dependency chains keep the FPU busy.
-inline constexpr std::size_t kLanes = 8;
+inline constexpr std::size_t kLanes = 32;
 
 // Row panel of W: rows [p*kLanes, p*kLanes + kLanes) interleaved so that the
 // kLanes weights of term j are adjacent; missing rows are zero and ignored.
@@ -164,6 +166,20 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
     if constexpr (sizeof(T) == sizeof(float)) native_fp32_lanes(src, n, s);
   } else if (path == Path::NativeFp64) {
     native_fp64_lanes<T>(src, n, s);
+  } else if (std::is_same_v<Source, PanelSource<T>> && simd::supports(acc.acc)) {
+    if constexpr (std::is_same_v<Source, PanelSource<T>>) {
+      static_assert(kLanes == simd::kWidth, "the vector kernel computes kLanes outputs");
+      const Rounder& R = acc.acc;
+      switch (R.mode) {
+        case Rounding::NearestEven: simd::lanes<Rounding::NearestEven>(src.xr, src.panel, n, R, acc.seed, index, s); break;
+        case Rounding::NearestAway: simd::lanes<Rounding::NearestAway>(src.xr, src.panel, n, R, acc.seed, index, s); break;
+        case Rounding::TowardZero: simd::lanes<Rounding::TowardZero>(src.xr, src.panel, n, R, acc.seed, index, s); break;
+        case Rounding::Upward: simd::lanes<Rounding::Upward>(src.xr, src.panel, n, R, acc.seed, index, s); break;
+        case Rounding::Downward: simd::lanes<Rounding::Downward>(src.xr, src.panel, n, R, acc.seed, index, s); break;
+        case Rounding::ToOdd: simd::lanes<Rounding::ToOdd>(src.xr, src.panel, n, R, acc.seed, index, s); break;
+        default: simd::lanes<Rounding::Stochastic>(src.xr, src.panel, n, R, acc.seed, index, s); break;
+      }
+    }
   } else {
     const Rounder& R = acc.acc;
     switch (R.mode) {

@@ -1,0 +1,226 @@
+// The simulated-accumulation lane kernel, vectorised across kLanes = 32 outputs with
+// GCC/Clang vector extensions and compiled three times (AVX-512, AVX2, portable);
+// the instruction set is chosen at run time, so a wheel runs on any x86-64 (and the
+// portable copy is the only one on other CPUs).
+//
+// Each lane owns one output and adds its terms in order, so vectorising never
+// changes an output's summation order. Every step rounds with the branch-free
+// common case of rounding.hpp's add_rounded_normal, extended to the subnormal range;
+// a chunk of steps in which a lane met a special case (zero, overflow, inf/NaN,
+// stochastic rounding that needs bits of lo) is redone for that lane with the exact
+// scalar add_rounded.
+// The result is therefore bit-identical to the scalar kernels (tested on every path).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "../random.hpp"
+#include "../rounding.hpp"
+
+namespace mpcore::cpu {
+
+enum class Isa : int { Portable = 0, Avx2 = 1, Avx512 = 2 };
+
+inline const char* name_of(Isa i) { return i == Isa::Avx512 ? "avx512" : i == Isa::Avx2 ? "avx2" : "portable"; }
+
+inline Isa detected_isa() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return Isa::Avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
+#endif
+  return Isa::Portable;
+}
+
+// The instruction set the kernels use: $MPCORE_SIMD (avx512, avx2, portable) if it is
+// supported here, else the best one detected; set_isa changes it (tests force each path).
+inline Isa& active_isa() {
+  static Isa isa = [] {
+    const Isa best = detected_isa();
+    if (const char* env = std::getenv("MPCORE_SIMD")) {
+      const std::string s(env);
+      const Isa want = s == "avx512" ? Isa::Avx512 : s == "avx2" ? Isa::Avx2 : Isa::Portable;
+      if (static_cast<int>(want) <= static_cast<int>(best)) return want;
+    }
+    return best;
+  }();
+  return isa;
+}
+
+inline void set_isa(Isa isa) {
+  if (static_cast<int>(isa) > static_cast<int>(detected_isa()))
+    throw std::invalid_argument(std::string("this CPU does not support ") + name_of(isa) + " (best: " +
+                                name_of(detected_isa()) + ")");
+  active_isa() = isa;
+}
+
+namespace simd {
+
+inline constexpr std::size_t kWidth = 32;
+inline constexpr std::size_t kChunk = 16;  // steps between checks for special lanes
+
+// Vectors of W lanes; kWidth / W of them side by side. W is the native width of the
+// target (8 for AVX-512, 4 for AVX2), so no operation is split or scalarised.
+template <int W>
+struct V {
+  typedef double d __attribute__((vector_size(8 * W)));
+  typedef std::uint64_t u __attribute__((vector_size(8 * W)));
+  typedef std::int64_t i __attribute__((vector_size(8 * W)));
+  typedef float f __attribute__((vector_size(4 * W)));
+};
+
+template <int W, class T>
+__attribute__((always_inline)) inline typename V<W>::d load(const T* p) {
+  if constexpr (sizeof(T) == sizeof(float)) {
+    typename V<W>::f f;
+    std::memcpy(&f, p, sizeof f);
+    return __builtin_convertvector(f, typename V<W>::d);
+  } else {
+    typename V<W>::d d;
+    std::memcpy(&d, p, sizeof d);
+    return d;
+  }
+}
+
+template <class U>
+__attribute__((always_inline)) inline U mix64v(U z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// kWidth outputs: out[l] = the sequential accumulation of panel[j*kWidth + l] * xr[j], j < n.
+template <Rounding Mode, int W, class T>
+__attribute__((always_inline)) inline void lanes_body(const T* xr, const T* panel, std::size_t n, const Rounder& R,
+                                                      std::uint64_t seed, const std::uint64_t* index, double* out) {
+  typedef typename V<W>::d vd;
+  typedef typename V<W>::u vu;
+  typedef typename V<W>::i vi;
+  constexpr int G = static_cast<int>(kWidth) / W;
+  const int d = R.normal_shift, nbits = R.sr_bits;
+  // Magnitudes stay below 2^63, so signed compares (which AVX2 has) are exact.
+  const std::int64_t semin_field = R.emin + 1023;
+  const std::int64_t smin = R.subnormals ? 1 : semin_field << 52;  // m = 0 is always special
+  const std::int64_t smax = static_cast<std::int64_t>(R.max_bits);
+  vu key[G];
+  vd s[G];
+  for (int g = 0; g < G; ++g) {
+    s[g] = vd{};
+    for (int l = 0; l < W; ++l)
+      key[g][l] = Mode == Rounding::Stochastic ? stream_key(seed, index[g * W + l]) : 0;
+  }
+  Rounder r = R;
+  r.mode = Mode;
+  for (std::size_t j0 = 0; j0 < n; j0 += kChunk) {
+    const std::size_t j1 = j0 + kChunk < n ? j0 + kChunk : n;
+    vd start[G];
+    vi special[G];
+    for (int g = 0; g < G; ++g) {
+      start[g] = s[g];
+      special[g] = vi{};
+    }
+    for (std::size_t j = j0; j < j1; ++j) {
+      const double xj = static_cast<double>(xr[j]);
+      for (int g = 0; g < G; ++g) {
+        const vd p = load<W>(panel + j * kWidth + g * W) * xj;
+        const vd hi = s[g] + p;
+        const vd back = hi - s[g];
+        const vd lo = (s[g] - (hi - back)) + (p - back);
+        const vu hb = (vu)hi, lb = (vu)lo;
+        const vu sign = hb & 0x8000000000000000ull;
+        const vi sticky = (vi)(lb << 1) != 0;  // lo != 0, as an integer compare
+        const vu m = (hb ^ sign) - ((vu)sticky & ((hb ^ lb) >> 63));
+        // Bits to drop: normal_shift, plus the distance below 2^emin in the subnormal range.
+        const vi below = semin_field - (vi)(m >> 52);
+        const vi dd = d + (below & (below > 0));
+        const vu one = vu{} + 1;
+        const vu mask = (one << (vu)dd) - 1, half = one << (vu)(dd - 1);
+        const vu rem = m & mask, base = m - rem;
+        const vi srem = (vi)rem, shalf = (vi)half;
+        const vi rem_eq = srem == shalf;
+        const vi above = (srem > shalf) | (rem_eq & sticky);
+        const vi odd = -(vi)((m >> (vu)dd) & 1);
+        vi up;
+        if constexpr (Mode == Rounding::NearestEven) {
+          up = above | (rem_eq & ~sticky & odd);
+        } else if constexpr (Mode == Rounding::NearestAway) {
+          up = above | (rem_eq & ~sticky);
+        } else if constexpr (Mode == Rounding::TowardZero) {
+          up = vi{};
+        } else if constexpr (Mode == Rounding::Upward) {
+          up = ((srem != 0) | sticky) & ((vi)sign == 0);
+        } else if constexpr (Mode == Rounding::Downward) {
+          up = ((srem != 0) | sticky) & ((vi)sign != 0);
+        } else if constexpr (Mode == Rounding::ToOdd) {
+          up = ((srem != 0) | sticky) & ~odd;
+        } else {
+          const vi right = dd - nbits, left = nbits - dd;
+          const vu frac = (rem >> (vu)(right & (right > 0))) << (vu)(left & (left > 0));
+          const vu rnd = mix64v(key[g] + (j + 1) * kGolden) >> (64 - nbits);
+          up = (vi)rnd < (vi)frac;  // both below 2^52
+          special[g] |= sticky & (dd < nbits);
+        }
+        const vu res = base + ((vu)up & (one << (vu)dd));
+        // The vector path keeps the leading bit in place: d <= 51 (else the candidates are 0
+        // and 2^Q), a nonzero finite sum, a finite result, subnormals only if the format has them.
+        special[g] |= (dd > 51) | ((vi)m < smin) | ((vi)res > smax);
+        s[g] = (vd)(res | sign);
+      }
+    }
+    vi any = special[0];
+    for (int g = 1; g < G; ++g) any |= special[g];
+    bool some = false;
+    for (int l = 0; l < W; ++l) some |= any[l] != 0;
+    if (some) {  // rare: redo the chunk exactly for the lanes that met a special case
+      for (std::size_t lane = 0; lane < kWidth; ++lane) {
+        const int g = static_cast<int>(lane) / W, l = static_cast<int>(lane) % W;
+        if (!special[g][l]) continue;  // lanes are independent: the others are exact
+        const std::uint64_t k = Mode == Rounding::Stochastic ? key[g][l] : 0;
+        double v = start[g][l];
+        for (std::size_t j = j0; j < j1; ++j) {
+          const double p = static_cast<double>(panel[j * kWidth + lane]) * static_cast<double>(xr[j]);
+          v = add_rounded(v, p, r, Mode == Rounding::Stochastic ? stream_bits(k, j) : 0);
+        }
+        s[g][l] = v;
+      }
+    }
+  }
+  for (std::size_t lane = 0; lane < kWidth; ++lane) out[lane] = s[lane / W][lane % W];
+}
+
+#define MPCORE_LANES_CLONE(NAME, W, ATTR)                                                                \
+  template <Rounding Mode, class T>                                                                      \
+  ATTR void NAME(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::uint64_t seed,       \
+                 const std::uint64_t* index, double* out) {                                              \
+    lanes_body<Mode, W, T>(xr, panel, n, R, seed, index, out);                                           \
+  }
+MPCORE_LANES_CLONE(lanes_portable, 2, )
+#if defined(__x86_64__) && defined(__GNUC__)
+MPCORE_LANES_CLONE(lanes_avx2, 4, __attribute__((target("avx2,fma"))))
+MPCORE_LANES_CLONE(lanes_avx512, 8, __attribute__((target("avx512f,avx512dq"))))
+#endif
+#undef MPCORE_LANES_CLONE
+
+template <Rounding Mode, class T>
+void lanes(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
+           const std::uint64_t* index, double* out) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  switch (active_isa()) {
+    case Isa::Avx512: return lanes_avx512<Mode, T>(xr, panel, n, R, seed, index, out);
+    case Isa::Avx2: return lanes_avx2<Mode, T>(xr, panel, n, R, seed, index, out);
+    default: break;
+  }
+#endif
+  lanes_portable<Mode, T>(xr, panel, n, R, seed, index, out);
+}
+
+// Whether the vector kernel handles this format (the scalar kernels handle the rest).
+inline bool supports(const Rounder& R) { return R.normal_shift >= 1 && R.normal_shift <= 51; }
+
+}  // namespace simd
+}  // namespace mpcore::cpu
