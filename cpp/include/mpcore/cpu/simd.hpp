@@ -22,6 +22,12 @@
 #include "../random.hpp"
 #include "../rounding.hpp"
 
+// The vector helpers are always inlined, so the ABI of passing vectors never applies.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 namespace mpcore::cpu {
 
 enum class Isa : int { Portable = 0, Avx2 = 1, Avx512 = 2 };
@@ -224,3 +230,7 @@ inline bool supports(const Rounder& R) { return R.normal_shift >= 1 && R.normal_
 
 }  // namespace simd
 }  // namespace mpcore::cpu
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
