@@ -80,24 +80,24 @@ struct V {
   typedef float f __attribute__((vector_size(4 * W)));
 };
 
+// Helpers take vectors by reference: passing them by value across a target boundary
+// would change the ABI (and GCC warns about it).
 template <int W, class T>
-__attribute__((always_inline)) inline typename V<W>::d load(const T* p) {
+__attribute__((always_inline)) inline void load(const T* p, typename V<W>::d& out) {
   if constexpr (sizeof(T) == sizeof(float)) {
     typename V<W>::f f;
     std::memcpy(&f, p, sizeof f);
-    return __builtin_convertvector(f, typename V<W>::d);
+    out = __builtin_convertvector(f, typename V<W>::d);
   } else {
-    typename V<W>::d d;
-    std::memcpy(&d, p, sizeof d);
-    return d;
+    std::memcpy(&out, p, sizeof out);
   }
 }
 
 template <class U>
-__attribute__((always_inline)) inline U mix64v(U z) {
+__attribute__((always_inline)) inline void mix64v(U& z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+  z = z ^ (z >> 31);
 }
 
 // kWidth outputs: out[l] = the sequential accumulation of panel[j*kWidth + l] * xr[j], j < n.
@@ -133,7 +133,9 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
     for (std::size_t j = j0; j < j1; ++j) {
       const double xj = static_cast<double>(xr[j]);
       for (int g = 0; g < G; ++g) {
-        const vd p = load<W>(panel + j * kWidth + g * W) * xj;
+        vd p;
+        load<W>(panel + j * kWidth + g * W, p);
+        p *= xj;
         const vd hi = s[g] + p;
         const vd back = hi - s[g];
         const vd lo = (s[g] - (hi - back)) + (p - back);
@@ -167,7 +169,9 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
         } else {
           const vi right = dd - nbits, left = nbits - dd;
           const vu frac = (rem >> (vu)(right & (right > 0))) << (vu)(left & (left > 0));
-          const vu rnd = mix64v(key[g] + (j + 1) * kGolden) >> (64 - nbits);
+          vu rnd = key[g] + (j + 1) * kGolden;
+          mix64v(rnd);
+          rnd >>= 64 - nbits;
           up = (vi)rnd < (vi)frac;  // both below 2^52
           special[g] |= sticky & (dd < nbits);
         }
