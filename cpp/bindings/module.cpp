@@ -7,4 +7,10 @@ NB_MODULE(_core, m) {
   mpcore::python::bind_format(m);
   mpcore::python::bind_ops(m);
   mpcore::python::bind_selective(m);
+#if defined(MPCORE_HAS_CUDA)
+  mpcore::python::bind_cuda(m);
+  m.attr("has_cuda") = true;
+#else
+  m.attr("has_cuda") = false;
+#endif
 }

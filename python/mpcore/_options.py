@@ -71,3 +71,16 @@ def check_tau(tau) -> float:
     if math.isnan(tau) or tau < 0:
         raise ValueError(f"tau must be >= 0 (inf allowed), got {tau}")
     return tau
+
+
+DEVICES = ("cpu", "cuda")
+
+
+def check_device(device) -> str:
+    """'cpu' or 'cuda'; 'cuda' needs a CUDA build of mpcore (and a GPU, checked when it runs)."""
+    if device not in DEVICES:
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if device == "cuda" and not _core.has_cuda:
+        raise RuntimeError("device='cuda': this mpcore was built without CUDA; rebuild it with "
+                           "pip install . -Ccmake.define.MPCORE_CUDA=ON (or MPCORE_CUDA=1 in the environment)")
+    return device

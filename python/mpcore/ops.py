@@ -18,8 +18,8 @@ import numpy as np
 
 from . import _core
 from ._arrays import as_real_array, prepare_linear
-from ._options import (DEFAULT_BLOCK, ORDERS, ROUNDING_MODES, check_order, check_rounding, check_seed,
-                       check_sr_bits, check_threads)
+from ._options import (DEFAULT_BLOCK, ORDERS, ROUNDING_MODES, check_device, check_order, check_rounding,
+                       check_seed, check_sr_bits, check_threads)
 from .formats import FormatLike, get as get_format
 
 __all__ = ["DEFAULT_BLOCK", "ORDERS", "ROUNDING_MODES", "dot", "matmul", "round", "sum"]
@@ -38,6 +38,7 @@ def matmul(
     seed: Optional[int] = None,
     sr_bits: Optional[int] = None,
     threads: Optional[int] = None,
+    device: str = "cpu",
 ) -> np.ndarray:
     """``x @ w.T + b`` with every addition rounded to the accumulator format ``acc``.
 
@@ -53,6 +54,7 @@ def matmul(
         ``outer`` accumulator).
     threads: CPU threads (default: ``$MPCORE_NUM_THREADS`` or all cores); the
         result is the same for every thread count.
+    device: "cpu" or "cuda" (a CUDA build of mpcore; NumPy in and out, the same bits).
     """
     acc_f = get_format(acc, "acc")
     outer_f = get_format(outer, "outer")
@@ -61,10 +63,14 @@ def matmul(
     seed_n = check_seed(seed, rounding)
     sr_n = check_sr_bits(sr_bits)
     threads_n = check_threads(threads)
+    device = check_device(device)
 
     x2, wa, ba, vector = prepare_linear(x, w, b)
     out = np.empty((x2.shape[0], wa.shape[0]), dtype=np.float64)
-    _core.matmul(x2, wa, ba, out, acc_f, rounding, order, block_n, outer_f, seed_n, sr_n, threads_n)
+    if device == "cuda":
+        _core.cuda_matmul(x2, wa, ba, out, acc_f, rounding, order, block_n, outer_f, seed_n, sr_n)
+    else:
+        _core.matmul(x2, wa, ba, out, acc_f, rounding, order, block_n, outer_f, seed_n, sr_n, threads_n)
     return out[0] if vector else out
 
 

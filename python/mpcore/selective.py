@@ -24,7 +24,8 @@ import numpy as np
 
 from . import _core
 from ._arrays import as_real_array, prepare_linear
-from ._options import check_order, check_rounding, check_seed, check_sr_bits, check_tau, check_threads
+from ._options import (check_device, check_order, check_rounding, check_seed, check_sr_bits, check_tau,
+                       check_threads)
 from .formats import Format, FormatLike, get as get_format
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "gelu_tanh", "silu", "softplus", "elu")
@@ -108,8 +109,9 @@ def ladder_linear(
     seed: Optional[int] = None,
     sr_bits: Optional[int] = None,
     threads: Optional[int] = None,
-    bounds: bool = True,
+    bounds: Optional[bool] = None,
     guard_sign: bool = False,
+    device: str = "cpu",
 ) -> LayerResult:
     """phi(x @ w.T + b) on a precision ladder.
 
@@ -122,7 +124,9 @@ def ladder_linear(
     estimator: "exact" (|W||x| + |b| in fp32), "low" (the same sum in formats[0]) or "norm"
         (||W_i|| ||x|| + |b_i|). factor: c(n) = 1, sqrt(n) or n ("1", "sqrt", "n").
     alpha: slope of leaky_relu (default 0.01) or scale of elu (default 1).
-    bounds: also compute the worst-case and probabilistic error bounds of every z.
+    bounds: also compute the worst-case and probabilistic error bounds of every z
+        (default: on the CPU yes, on CUDA no - bounds are CPU-only).
+    device: "cpu" or "cuda" (a CUDA build of mpcore; the same bits and decisions).
     guard_sign: the paper trusts kappa_phi = 0 (ReLU negatives) unconditionally, but a
         badly conditioned z_low < 0 may really be positive. With guard_sign, such a
         component is kept in rung k only if kappa_v * u_k * c(n) < 1 (its sign is safe).
@@ -146,15 +150,25 @@ def ladder_linear(
     outer_f = get_format(outer, "outer")
     seed_n, sr_n, threads_n = check_seed(seed, rounding), check_sr_bits(sr_bits), check_threads(threads)
 
+    device = check_device(device)
+    if bounds is None:
+        bounds = device == "cpu"
+    if bounds and device == "cuda":
+        raise ValueError("bounds=True is computed on the CPU only: use bounds=False with device='cuda'")
     x2, wa, ba, vector = prepare_linear(x, w, b)
     shape = (x2.shape[0], wa.shape[0])
     z, y, kappa, err = (np.empty(shape) for _ in range(4))
     rung = np.empty(shape, dtype=np.int32)
     bound = np.empty(shape) if bounds else None
     bound_prob = np.empty(shape) if bounds else None
-    stats = _core.ladder_linear(x2, wa, ba, z, y, kappa, err, rung, bound, bound_prob, list(fmts), tau, activation,
-                                alpha_v, estimator, factor, rounding, order, block_n, outer_f, seed_n, sr_n,
-                                threads_n, bool(guard_sign))
+    if device == "cuda":
+        stats = _core.cuda_ladder_linear(x2, wa, ba, z, y, kappa, err, rung, list(fmts), tau, activation, alpha_v,
+                                         estimator, factor, rounding, order, block_n, outer_f, seed_n, sr_n,
+                                         bool(guard_sign))
+    else:
+        stats = _core.ladder_linear(x2, wa, ba, z, y, kappa, err, rung, bound, bound_prob, list(fmts), tau,
+                                    activation, alpha_v, estimator, factor, rounding, order, block_n, outer_f, seed_n,
+                                    sr_n, threads_n, bool(guard_sign))
 
     def shaped(a):
         return None if a is None else (a[0] if vector else a)

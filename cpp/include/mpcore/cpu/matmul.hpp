@@ -15,7 +15,9 @@
 #include "../matrix.hpp"
 #include "../rounding.hpp"
 #include "parallel.hpp"
+#if !defined(__CUDACC__)  // nvcc's front end lacks GCC's vector extensions
 #include "simd.hpp"
+#endif
 
 namespace mpcore {
 
@@ -166,6 +168,7 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
     if constexpr (sizeof(T) == sizeof(float)) native_fp32_lanes(src, n, s);
   } else if (path == Path::NativeFp64) {
     native_fp64_lanes<T>(src, n, s);
+#if !defined(__CUDACC__)
   } else if (std::is_same_v<Source, PanelSource<T>> && simd::supports(acc.acc)) {
     if constexpr (std::is_same_v<Source, PanelSource<T>>) {
       static_assert(kLanes == simd::kWidth, "the vector kernel computes kLanes outputs");
@@ -180,6 +183,7 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
         default: simd::lanes<Rounding::Stochastic>(src.xr, src.panel, n, R, acc.seed, index, s); break;
       }
     }
+#endif
   } else {
     const Rounder& R = acc.acc;
     switch (R.mode) {

@@ -1,0 +1,120 @@
+"""CPU kernel benchmark: terms per second against NumPy and the NumPy + ml_dtypes loop.
+
+    python bench/bench_kernels.py [--quick] [--out bench/results/kernels.json]
+
+Ratios are measured in one run on the same machine; absolute times on shared machines
+are noisy. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE slow NumPy's BLAS here, so the script
+re-runs itself without them (for this benchmark only).
+
+The "what users write today" loop (double-rounded: a float32 sum, then a cast):
+    s = zeros((batch, out), dtype)
+    for j in range(n):
+        s = (s.astype(float32) + x[:, j, None].T * w[:, j]).astype(dtype)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+
+if os.environ.get("OPENBLAS_CORETYPE") or os.environ.get("OPENBLAS_L2_SIZE"):
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+import ml_dtypes  # noqa: E402
+import numpy as np  # noqa: E402
+
+import mpcore  # noqa: E402
+from mpcore import _core  # noqa: E402
+
+DTYPES = {"fp16": np.float16, "bf16": ml_dtypes.bfloat16, "fp8_e4m3": ml_dtypes.float8_e4m3fn}
+
+
+def best_time(fn, repeat=3, min_time=0.3):
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        runs = 0
+        while True:
+            fn()
+            runs += 1
+            elapsed = time.perf_counter() - t0
+            if elapsed > min_time:
+                break
+        best = min(best, elapsed / runs)
+    return best
+
+
+def user_loop(x, w, dtype):
+    s = np.zeros((x.shape[0], w.shape[0]), dtype=dtype)
+    for j in range(x.shape[1]):
+        s = (s.astype(np.float32) + np.outer(x[:, j], w[:, j])).astype(dtype)
+    return s
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer configurations")
+    ap.add_argument("--out", default=str(pathlib.Path(__file__).parent / "results" / "kernels.json"))
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    rows = []
+    shapes = [(256, 784, 784), (1, 784, 784), (1, 4096, 4096)]
+    for batch, n, out in shapes:
+        x = rng.random((batch, n), dtype=np.float32)
+        w = (rng.standard_normal((out, n)) / np.sqrt(n)).astype(np.float32)
+        terms = batch * n * out
+        t_np = best_time(lambda: x @ w.T)
+        loop_cache = {}
+        for fmt in DTYPES:
+            configs = [("rne", "sequential", 1), ("rne", "sequential", 2)]
+            if not args.quick and batch == 256:
+                configs += [("sr", "sequential", 2), ("rne", "pairwise", 2), ("rne", "blocked", 2)]
+            for rounding, order, threads in configs:
+                t = best_time(lambda: mpcore.matmul(x, w, acc=fmt, rounding=rounding, order=order, seed=1,
+                                                    threads=threads))
+                if fmt not in loop_cache:
+                    sub = x[: min(batch, 64)]
+                    t_loop = best_time(lambda: user_loop(sub, w, DTYPES[fmt]), repeat=1, min_time=0.5)
+                    loop_cache[fmt] = sub.shape[0] * n * out / t_loop
+                rows.append({"shape": f"{batch}x{n}->{out}", "format": fmt, "rounding": rounding, "order": order,
+                             "threads": threads, "terms_per_s": terms / t, "numpy_f32_terms_per_s": terms / t_np,
+                             "ratio_to_numpy_f32": t / t_np,
+                             "user_loop_terms_per_s": loop_cache[fmt],
+                             "speedup_vs_user_loop": (terms / t) / loop_cache[fmt]})
+    # Selective layer with about 10 % recomputed, "norm" estimator, against uniform low.
+    x = rng.random((256, 784), dtype=np.float32)
+    w = (rng.standard_normal((784, 784)) / 28).astype(np.float32)
+    probe = mpcore.selective_linear(x, w, low="fp8_e4m3", high="fp16", tau=np.inf, estimator="norm", bounds=False)
+    tau = float(np.quantile(probe.kappa * mpcore.formats.fp8_e4m3.u, 0.9))
+    sel = {}
+    t_sel = best_time(lambda: sel.setdefault("r", mpcore.selective_linear(
+        x, w, low="fp8_e4m3", high="fp16", tau=tau, estimator="norm", bounds=False)))
+    t_low = best_time(lambda: mpcore.matmul(x, w, acc="fp8_e4m3"))
+    r = sel["r"]
+    selective = {"fraction_high": r.fraction_high, "seconds": t_sel, "uniform_low_seconds": t_low,
+                 "ratio_to_uniform_low": t_sel / t_low, "split": r.seconds}
+
+    info = {"machine": platform.machine(), "simd": _core.simd_isa(), "threads": _core.default_threads(),
+            "numpy": np.__version__}
+    print(f"mpcore CPU kernels: {info}")
+    print(f"{'shape':<16} {'format':<9} {'mode':<4} {'order':<10} {'thr':>3} {'terms/s':>10} {'/numpy f32':>10} "
+          f"{'x user loop':>11}")
+    for row in rows:
+        print(f"{row['shape']:<16} {row['format']:<9} {row['rounding']:<4} {row['order']:<10} {row['threads']:>3} "
+              f"{row['terms_per_s']:>10.3e} {row['ratio_to_numpy_f32']:>9.1f}x {row['speedup_vs_user_loop']:>10.1f}x")
+    print(f"selective fp8_e4m3/fp16, norm estimator, {r.fraction_high:.1%} recomputed: "
+          f"{selective['ratio_to_uniform_low']:.2f}x uniform fp8_e4m3; split {r.seconds}")
+    out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"info": info, "rows": rows, "selective": selective}, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+// CUDA kernels of the simulated accumulation, the condition estimate and the ladder.
+// Every output is computed by one thread with accumulator.hpp's accumulate(): the same
+// code, the same order of additions and the same random streams as the CPU, hence the
+// same bits. Include from .cu files only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "../accumulator.hpp"
+#include "../activation.hpp"
+#include "../condition.hpp"
+#include "plan.hpp"
+
+namespace mpcore::cuda {
+
+// x: (batch, n) row-major; wt: W transposed, (n, out) row-major; b: (out,) or null.
+template <class T>
+__global__ void matmul_kernel(const T* x, const T* wt, const T* b, std::size_t batch, std::size_t n, std::size_t out,
+                              Accumulation acc, double* y) {
+  const std::size_t t = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (t >= batch * out) return;
+  std::size_t r, i;
+  output_of(t, out, r, i);
+  const T* xr = x + r * n;
+  auto term = [&](std::size_t j) { return static_cast<double>(wt[j * out + i]) * static_cast<double>(xr[j]); };
+  const double bias = b ? static_cast<double>(b[i]) : 0.0;
+  y[t] = accumulate(term, n, b ? &bias : nullptr, acc, t);
+}
+
+// Only the listed outputs (entries[k] = r * out + i), one thread each.
+template <class T>
+__global__ void entries_kernel(const T* x, const T* wt, const T* b, std::size_t n, std::size_t out,
+                               const std::size_t* entries, std::size_t count, Accumulation acc, double* y) {
+  const std::size_t k = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (k >= count) return;
+  const std::size_t t = entries[k];
+  std::size_t r, i;
+  output_of(t, out, r, i);
+  const T* xr = x + r * n;
+  auto term = [&](std::size_t j) { return static_cast<double>(wt[j * out + i]) * static_cast<double>(xr[j]); };
+  const double bias = b ? static_cast<double>(b[i]) : 0.0;
+  y[t] = accumulate(term, n, b ? &bias : nullptr, acc, t);
+}
+
+// |W||x| + |b| accumulated like the CPU estimators (RNE, sequential, in `acc`).
+template <class T>
+__global__ void numerator_kernel(const T* x, const T* wt, const T* b, std::size_t batch, std::size_t n,
+                                 std::size_t out, Accumulation acc, double* num) {
+  const std::size_t t = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (t >= batch * out) return;
+  std::size_t r, i;
+  output_of(t, out, r, i);
+  const T* xr = x + r * n;
+  auto term = [&](std::size_t j) {
+    return fabs(static_cast<double>(wt[j * out + i])) * fabs(static_cast<double>(xr[j]));
+  };
+  const double bias = b ? fabs(static_cast<double>(b[i])) : 0.0;
+  num[t] = accumulate(term, n, b ? &bias : nullptr, acc, t);
+}
+
+struct DecisionParams {
+  Activation activation;
+  double alpha;
+  bool guard_sign;
+  int rungs;
+  double us[8];  // unit roundoff of each rung
+  double c;
+  double tau;
+};
+
+template <class = void>  // a template, so the header can be included by several .cu files
+__global__ void decide_kernel(const double* z, const double* num, std::size_t total, DecisionParams p,
+                                     double* kappa, std::int32_t* rung) {
+  const std::size_t t = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (t >= total) return;
+  const double kv = inner_condition(num[t], z[t]);
+  const double k = combined_condition(activation_condition(p.activation, z[t], p.alpha), kv);
+  kappa[t] = k;
+  rung[t] = choose_rung(z[t], k, kv, p.guard_sign, p.us, p.rungs, p.c, p.tau);
+}
+
+template <class = void>
+__global__ void finish_kernel(const double* z, const double* num, const double* kappa,
+                                     const std::int32_t* rung, std::size_t total, DecisionParams p, double* y,
+                                     double* err_est) {
+  const std::size_t t = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (t >= total) return;
+  const int k = rung[t];
+  y[t] = activate(p.activation, z[t], p.alpha);
+  const double kap = k ? combined_condition(activation_condition(p.activation, z[t], p.alpha),
+                                            inner_condition(num[t], z[t]))
+                       : kappa[t];
+  err_est[t] = kap * p.us[k] * p.c;
+}
+
+}  // namespace mpcore::cuda
