@@ -2,22 +2,9 @@
 #include <cstdint>
 #include <optional>
 
-#include <nanobind/ndarray.h>
-#include <nanobind/stl/optional.h>
-#include <nanobind/stl/string.h>
-
-#include "bindings.hpp"
-
-namespace nb = nanobind;
+#include "arrays.hpp"
 
 namespace mpcore::python {
-
-template <class T>
-using Matrix = nb::ndarray<const T, nb::ndim<2>, nb::device::cpu>;
-template <class T>
-using Vector = nb::ndarray<const T, nb::ndim<1>, nb::device::cpu>;
-using OutMatrix = nb::ndarray<double, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
-using OutVector = nb::ndarray<double, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
 
 static cpu::Path parse_path(const std::string& s, bool& forced) {
   forced = s != "auto";
@@ -33,22 +20,12 @@ template <class T>
 static void matmul(Matrix<T> x, Matrix<T> w, std::optional<Vector<T>> b, OutMatrix y, const NamedFormat& acc,
                    const std::string& rounding, const std::string& order, std::size_t block, const NamedFormat& outer,
                    std::uint64_t seed, int sr_bits, int threads, const std::string& path) {
-  if (y.shape(0) != x.shape(0) || y.shape(1) != w.shape(0)) throw std::invalid_argument("out has the wrong shape");
-  MatmulOptions o;
-  o.acc = acc.spec;
-  o.rounding = parse_rounding(rounding);
-  o.order = parse_order(order);
-  o.block = block;
-  o.outer = outer.spec;
-  o.seed = seed;
-  o.sr_bits = sr_bits;
-  o.threads = threads;
+  check_shape(y, x.shape(0), w.shape(0), "out");
+  const MatmulOptions o = matmul_options(acc, rounding, order, block, outer, seed, sr_bits, threads);
   bool forced = false;
   const cpu::Path p = parse_path(path, forced);
-  MatrixView<T> xv{x.data(), x.shape(0), x.shape(1), x.stride(0), x.stride(1)};
-  MatrixView<T> wv{w.data(), w.shape(0), w.shape(1), w.stride(0), w.stride(1)};
-  VectorView<T> bv{};
-  if (b) bv = VectorView<T>{b->data(), b->shape(0), b->stride(0)};
+  const MatrixView<T> xv = view(x), wv = view(w);
+  const VectorView<T> bv = view(b);
   nb::gil_scoped_release release;
   cpu::matmul(xv, wv, bv, y.data(), o, forced ? &p : nullptr);
 }

@@ -68,6 +68,20 @@ inline std::string validate_ladder(const LadderOptions& o) {
   return {};
 }
 
+// The matmul options of rung k: its format, the ladder's rounding, order and seed.
+inline MatmulOptions rung_options(const LadderOptions& o, int k) {
+  MatmulOptions m;
+  m.acc = o.formats[k];
+  m.rounding = o.rounding;
+  m.order = o.order;
+  m.block = o.block;
+  m.outer = o.outer;
+  m.seed = o.seed;
+  m.sr_bits = o.sr_bits;
+  m.threads = o.threads;
+  return m;
+}
+
 namespace cpu {
 
 template <class T>
@@ -85,18 +99,7 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
   LadderStats stats;
   stats.count.assign(rungs, 0);
 
-  auto options_for = [&](int k) {
-    MatmulOptions m;
-    m.acc = o.formats[k];
-    m.rounding = o.rounding;
-    m.order = o.order;
-    m.block = o.block;
-    m.outer = o.outer;
-    m.seed = o.seed;
-    m.sr_bits = o.sr_bits;
-    m.threads = o.threads;
-    return m;
-  };
+  auto options_for = [&](int k) { return rung_options(o, k); };
 
   // 1. Every component with the cheapest accumulator.
   auto t0 = clock::now();

@@ -106,14 +106,7 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
   if (!bad.empty()) throw std::invalid_argument(bad);
   if (o.formats.size() > 8) throw std::invalid_argument("the CUDA ladder supports at most 8 formats");
   if (out.bound || out.bound_prob) throw std::invalid_argument("error bounds are computed on the CPU only");
-  MatmulOptions m;
-  m.rounding = o.rounding;
-  m.order = o.order;
-  m.block = o.block;
-  m.outer = o.outer;
-  m.seed = o.seed;
-  m.sr_bits = o.sr_bits;
-  m.acc = o.formats[0];
+  MatmulOptions m = rung_options(o, 0);
   cpu::detail::check_shapes(x.cols, w.rows, w.cols, b.data, b.size, m);
   const std::size_t total = x.rows * w.rows;
   const int rungs = static_cast<int>(o.formats.size());
@@ -150,7 +143,7 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
   for (int k = 1; k < rungs; ++k) {
     if (lists[k].empty()) continue;
     DeviceArray<std::size_t> entries(lists[k].data(), lists[k].size());
-    m.acc = o.formats[k];
+    m = rung_options(o, k);
     const Launch gk = launch_for(lists[k].size());
     entries_kernel<T><<<gk.blocks, gk.threads>>>(L.x.get(), L.wt.get(), L.b.get(), L.n, L.out, entries.get(),
                                                 lists[k].size(), make_accumulation(m), z.get());

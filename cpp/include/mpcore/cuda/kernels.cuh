@@ -14,18 +14,24 @@
 
 namespace mpcore::cuda {
 
-// x: (batch, n) row-major; wt: W transposed, (n, out) row-major; b: (out,) or null.
+// Output t = r * out + i of x (batch, n) row-major and wt = W transposed, (n, out)
+// row-major (adjacent i: coalesced loads); b is (out,) or null.
 template <class T>
-__global__ void matmul_kernel(const T* x, const T* wt, const T* b, std::size_t batch, std::size_t n, std::size_t out,
-                              Accumulation acc, double* y) {
-  const std::size_t t = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
-  if (t >= batch * out) return;
+__device__ double one_output(const T* x, const T* wt, const T* b, std::size_t n, std::size_t out, std::size_t t,
+                             const Accumulation& acc) {
   std::size_t r, i;
   output_of(t, out, r, i);
   const T* xr = x + r * n;
   auto term = [&](std::size_t j) { return static_cast<double>(wt[j * out + i]) * static_cast<double>(xr[j]); };
   const double bias = b ? static_cast<double>(b[i]) : 0.0;
-  y[t] = accumulate(term, n, b ? &bias : nullptr, acc, t);
+  return accumulate(term, n, b ? &bias : nullptr, acc, t);
+}
+
+template <class T>
+__global__ void matmul_kernel(const T* x, const T* wt, const T* b, std::size_t batch, std::size_t n, std::size_t out,
+                              Accumulation acc, double* y) {
+  const std::size_t t = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (t < batch * out) y[t] = one_output(x, wt, b, n, out, t, acc);
 }
 
 // Only the listed outputs (entries[k] = r * out + i), one thread each.
@@ -33,14 +39,7 @@ template <class T>
 __global__ void entries_kernel(const T* x, const T* wt, const T* b, std::size_t n, std::size_t out,
                                const std::size_t* entries, std::size_t count, Accumulation acc, double* y) {
   const std::size_t k = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
-  if (k >= count) return;
-  const std::size_t t = entries[k];
-  std::size_t r, i;
-  output_of(t, out, r, i);
-  const T* xr = x + r * n;
-  auto term = [&](std::size_t j) { return static_cast<double>(wt[j * out + i]) * static_cast<double>(xr[j]); };
-  const double bias = b ? static_cast<double>(b[i]) : 0.0;
-  y[t] = accumulate(term, n, b ? &bias : nullptr, acc, t);
+  if (k < count) y[entries[k]] = one_output(x, wt, b, n, out, entries[k], acc);
 }
 
 // |W||x| + |b| accumulated like the CPU estimators (RNE, sequential, in `acc`).
