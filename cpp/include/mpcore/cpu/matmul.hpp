@@ -164,10 +164,23 @@ template <class T, class Source>
 void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& acc, const std::uint64_t* index,
                const double* bias, std::size_t lanes, double* out) {
   double s[kLanes];
+  constexpr bool panel = std::is_same_v<Source, PanelSource<T>>;
   if (path == Path::NativeFp32) {
-    if constexpr (sizeof(T) == sizeof(float)) native_fp32_lanes(src, n, s);
+    if constexpr (sizeof(T) == sizeof(float)) {
+#if !defined(__CUDACC__)
+      if constexpr (panel) {
+        if (!simd::native_fp32(src.xr, src.panel, n, s)) native_fp32_lanes(src, n, s);
+      } else
+#endif
+        native_fp32_lanes(src, n, s);
+    }
   } else if (path == Path::NativeFp64) {
-    native_fp64_lanes<T>(src, n, s);
+#if !defined(__CUDACC__)
+    if constexpr (panel) {
+      if (!simd::native_fp64(src.xr, src.panel, n, s)) native_fp64_lanes<T>(src, n, s);
+    } else
+#endif
+      native_fp64_lanes<T>(src, n, s);
 #if !defined(__CUDACC__)
   } else if (std::is_same_v<Source, PanelSource<T>> && simd::supports(acc.acc)) {
     if constexpr (std::is_same_v<Source, PanelSource<T>>) {
