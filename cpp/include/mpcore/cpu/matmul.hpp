@@ -2,6 +2,7 @@
 // accumulated exactly as accumulator.hpp defines, for every output.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -64,15 +65,6 @@ struct PanelSource {
   T w(std::size_t j, std::size_t l) const { return panel[j * kLanes + l]; }
   T x(std::size_t j, std::size_t) const { return xr[j]; }
 };
-// GatherSource: any kLanes (row of x, row of W) pairs, for recomputing chosen outputs.
-template <class T>
-struct GatherSource {
-  const T* xrow[kLanes];
-  const T* wrow[kLanes];
-  T w(std::size_t j, std::size_t l) const { return wrow[l][j]; }
-  T x(std::size_t j, std::size_t l) const { return xrow[l][j]; }
-};
-
 // Sequential order, kLanes independent outputs at a time, simulated rounding.
 // index[l] is lane l's output index (its stochastic-rounding stream).
 template <Rounding Mode, class Source>
@@ -291,28 +283,40 @@ void matmul_entries(const MatrixView<T>& x, const MatrixView<T>& w, const Vector
   const Accumulation acc = make_accumulation(o);
   const Path path = usable_path<T>(choose_path<T>(o), o);
   const std::vector<T> xs = detail::contiguous_rows(x), ws = detail::contiguous_rows(w);
-  parallel_for((count + L - 1) / L, o.threads, [&](std::size_t begin, std::size_t end) {
+  // Groups of up to kLanes consecutive entries of one input row r share x[r]: their W rows
+  // are packed into a panel (O(kLanes n) copies for O(kLanes n) rounded additions) and run
+  // by the same lane kernels as matmul, so the bits are the same.
+  std::vector<std::size_t> group_start;
+  for (std::size_t e = 0; e < count; ++e)
+    if (group_start.empty() || e - group_start.back() == L || entries[e] / out != entries[group_start.back()] / out)
+      group_start.push_back(e);
+  group_start.push_back(count);
+  parallel_for(group_start.size() - 1, o.threads, [&](std::size_t begin, std::size_t end) {
     std::uint64_t index[detail::kLanes];
     double b[detail::kLanes], v[detail::kLanes];
-    detail::GatherSource<T> src;
+    std::vector<T> panel(n * L);
     for (std::size_t g = begin; g < end; ++g) {
-      const std::size_t first = g * L, lanes = count - first < L ? count - first : L;
+      const std::size_t first = group_start[g], lanes = group_start[g + 1] - first;
+      const std::size_t r = entries[first] / out;
+      std::fill(panel.begin(), panel.end(), T(0));
       for (std::size_t l = 0; l < L; ++l) {
-        const std::size_t idx = entries[first + (l < lanes ? l : lanes - 1)], r = idx / out, i = idx % out;
+        const std::size_t idx = entries[first + (l < lanes ? l : lanes - 1)], i = idx % out;
         index[l] = idx;
-        src.xrow[l] = xs.data() + r * n;
-        src.wrow[l] = ws.data() + i * n;
         b[l] = bias.data ? static_cast<double>(bias[i]) : 0.0;
+        if (l < lanes)
+          for (std::size_t j = 0; j < n; ++j) panel[j * L + l] = ws[i * n + j];
       }
+      const T* xr = xs.data() + r * n;
       if (path == Path::Generic) {
         for (std::size_t l = 0; l < lanes; ++l) {
           auto term = [&](std::size_t j) {
-            return static_cast<double>(src.wrow[l][j]) * static_cast<double>(src.xrow[l][j]);
+            return static_cast<double>(panel[j * L + l]) * static_cast<double>(xr[j]);
           };
           y[index[l]] = accumulate(term, n, bias.data ? &b[l] : nullptr, acc, index[l]);
         }
       } else {
-        detail::run_lanes<T>(path, src, n, acc, index, bias.data ? b : nullptr, lanes, v);
+        detail::run_lanes<T>(path, detail::PanelSource<T>{xr, panel.data()}, n, acc, index, bias.data ? b : nullptr,
+                             lanes, v);
         for (std::size_t l = 0; l < lanes; ++l) y[index[l]] = v[l];
       }
     }
