@@ -115,7 +115,7 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
   const int d = R.normal_shift, nbits = R.sr_bits;
   // Magnitudes stay below 2^63, so signed compares (which AVX2 has) are exact.
   const std::int64_t semin_field = R.emin + 1023;
-  const std::int64_t smin = R.subnormals ? 1 : semin_field << 52;  // m = 0 is always special
+  const std::int64_t smin = R.subnormals ? 0 : semin_field << 52;  // below: no subnormals to round to
   const std::int64_t smax = static_cast<std::int64_t>(R.max_bits);
   vu key[G];
   vd s[G];
@@ -149,7 +149,8 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
         const vu m = (hb ^ sign) - ((vu)sticky & ((hb ^ lb) >> 63));
         // Bits to drop: normal_shift, plus the distance below 2^emin in the subnormal range.
         const vi below = semin_field - (vi)(m >> 52);
-        const vi dd = d + (below & (below > 0));
+        const vi dd_raw = d + (below & (below > 0));
+        const vi dd = dd_raw - ((dd_raw - 52) & (dd_raw > 52));  // min(dd_raw, 52): shifts stay defined
         const vu one = vu{} + 1;
         const vu mask = (one << (vu)dd) - 1, half = one << (vu)(dd - 1);
         const vu rem = m & mask, base = m - rem;
@@ -181,8 +182,12 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
         }
         const vu res = base + ((vu)up & (one << (vu)dd));
         // The vector path keeps the leading bit in place: d <= 51 (else the candidates are 0
-        // and 2^Q), a nonzero finite sum, a finite result, subnormals only if the format has them.
-        special[g] |= (dd > 51) | ((vi)m < smin) | ((vi)res > smax);
+        // and 2^Q), a finite result, subnormals only if the format has them. An exact zero
+        // sum (m = 0, no lo) comes out as hi's zero, which is right except for the sign rule
+        // of rounding downward; a nonzero sum below 2^-1074 (m = 0 with lo) is special.
+        const vi zero = (vi)m == 0;
+        special[g] |= (((dd_raw > 51) | ((vi)m < smin)) & ~zero) | ((vi)res > smax) | (zero & sticky);
+        if constexpr (Mode == Rounding::Downward) special[g] |= zero;
         s[g] = (vd)(res | sign);
       }
     }
