@@ -253,3 +253,16 @@ def test_guard_sign_recomputes_untrustworthy_relu_negatives(estimator, rng):
     assert np.array_equal(guarded.high, plain.high | unsure)
     # Negatives whose sign is safe stay in low precision.
     assert not guarded.high[(z_low < 0) & ~unsure].any()
+
+
+def test_first_pass_reuse_gives_identical_results(rng):
+    x, w, b = layer(rng)
+    fp = mpcore.selective.first_pass(x, w, b, low="fp8_e4m3", estimator="norm")
+    for tau in (1, 0.1, 0.01):
+        a = mpcore.selective_linear(x, w, b, low="fp8_e4m3", high="fp16", tau=tau, estimator="norm",
+                                    activation="tanh")
+        r = mpcore.selective_linear(x, w, b, low="fp8_e4m3", high="fp16", tau=tau, estimator="norm",
+                                    activation="tanh", first_pass=fp)
+        assert np.array_equal(a.z, r.z) and np.array_equal(a.kappa, r.kappa) and np.array_equal(a.bound, r.bound)
+    with pytest.raises(ValueError, match="other options"):
+        mpcore.selective_linear(x, w, b, low="fp8_e4m3", high="fp16", tau=0.1, estimator="exact", first_pass=fp)

@@ -13,7 +13,8 @@ static nb::dict ladder(Matrix<T> x, Matrix<T> w, std::optional<Vector<T>> b, Out
                        std::optional<OutMatrix> bound_prob, const std::vector<NamedFormat>& fmts, double tau,
                        const std::string& activation, double alpha, const std::string& estimator,
                        const std::string& factor, const std::string& rounding, const std::string& order,
-                       std::size_t block, const NamedFormat& outer, std::uint64_t seed, int sr_bits, int threads, bool guard_sign) {
+                       std::size_t block, const NamedFormat& outer, std::uint64_t seed, int sr_bits, int threads, bool guard_sign,
+                       std::optional<OutMatrix> first_z, std::optional<OutMatrix> first_numerator) {
   const std::size_t batch = x.shape(0), nout = w.shape(0);
   for (auto* a : {&z, &y, &kappa, &err_est}) check_shape(*a, batch, nout, "output");
   if (rung.shape(0) != batch || rung.shape(1) != nout) throw std::invalid_argument("rung has the wrong shape");
@@ -22,12 +23,18 @@ static nb::dict ladder(Matrix<T> x, Matrix<T> w, std::optional<Vector<T>> b, Out
   LadderOptions o = ladder_options(fmts, tau, activation, alpha, estimator, factor, rounding, order, block, outer,
                                    seed, sr_bits, threads, guard_sign);
   o.bounds = bound && bound_prob;
+  if (bool(first_z) != bool(first_numerator)) throw std::invalid_argument("first pass needs both z and numerator");
+  if (first_z) {
+    check_shape(*first_z, batch, nout, "first pass z");
+    check_shape(*first_numerator, batch, nout, "first pass numerator");
+  }
+  const FirstPass first{first_z ? first_z->data() : nullptr, first_numerator ? first_numerator->data() : nullptr};
   LadderOutputs out{z.data(), y.data(), kappa.data(), err_est.data(), rung.data(),
                     o.bounds ? bound->data() : nullptr, o.bounds ? bound_prob->data() : nullptr};
   LadderStats stats;
   {
     nb::gil_scoped_release release;
-    stats = cpu::ladder_linear(view(x), view(w), view(b), o, out);
+    stats = cpu::ladder_linear(view(x), view(w), view(b), o, out, nullptr, first_z ? &first : nullptr);
   }
   return stats_dict(stats);
 }
@@ -48,12 +55,14 @@ void bind_selective(nb::module_& m) {
         nb::arg("bound_prob").none(), nb::arg("formats"), nb::arg("tau"), nb::arg("activation"), nb::arg("alpha"),
         nb::arg("estimator"), nb::arg("factor"), nb::arg("rounding"), nb::arg("order"), nb::arg("block"),
         nb::arg("outer"), nb::arg("seed"), nb::arg("sr_bits"), nb::arg("threads"), nb::arg("guard_sign"),
+        nb::arg("first_z").none() = nb::none(), nb::arg("first_numerator").none() = nb::none(),
         "The precision-ladder layer into caller-owned outputs; returns per-rung counts and timings.");
   m.def("ladder_linear", &ladder<double>, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("z"),
         nb::arg("y"), nb::arg("kappa"), nb::arg("err_est"), nb::arg("rung"), nb::arg("bound").none(),
         nb::arg("bound_prob").none(), nb::arg("formats"), nb::arg("tau"), nb::arg("activation"), nb::arg("alpha"),
         nb::arg("estimator"), nb::arg("factor"), nb::arg("rounding"), nb::arg("order"), nb::arg("block"),
-        nb::arg("outer"), nb::arg("seed"), nb::arg("sr_bits"), nb::arg("threads"), nb::arg("guard_sign"));
+        nb::arg("outer"), nb::arg("seed"), nb::arg("sr_bits"), nb::arg("threads"), nb::arg("guard_sign"), nb::arg("first_z").none() = nb::none(),
+        nb::arg("first_numerator").none() = nb::none());
   m.def("inner_numerator", &numerator<float>, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("out"),
         nb::arg("estimator"), nb::arg("low"), nb::arg("threads"),
         "The numerator |W_i||x| + |b_i| of kappa_v by an estimator ('exact', 'low', 'norm').");

@@ -70,6 +70,16 @@ class LayerResult:
         return self.rung
 
 
+@dataclass
+class FirstPass:
+    """A rung-0 pass (z in the cheapest format and the estimator's numerator) for reuse by
+    :func:`ladder_linear` on the same x, w and b - a tau sweep needs it only once."""
+
+    z: np.ndarray
+    numerator: np.ndarray
+    key: tuple  #: the options it was computed with; ladder_linear checks them
+
+
 def _check_choice(value, name: str, valid: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in valid:
         raise ValueError(f"{name}: unknown {name} {value!r}; valid: {', '.join(repr(v) for v in valid)}")
@@ -112,6 +122,7 @@ def ladder_linear(
     bounds: Optional[bool] = None,
     guard_sign: bool = False,
     device: str = "cpu",
+    first_pass: Optional[FirstPass] = None,
 ) -> LayerResult:
     """phi(x @ w.T + b) on a precision ladder.
 
@@ -127,6 +138,8 @@ def ladder_linear(
     bounds: also compute the worst-case and probabilistic error bounds of every z
         (default: on the CPU yes, on CUDA no - bounds are CPU-only).
     device: "cpu" or "cuda" (a CUDA build of mpcore; the same bits and decisions).
+    first_pass: the result of :func:`first_pass` for the same x, w, b and options (CPU only):
+        skips the rung-0 pass and the estimator; the result is identical.
     guard_sign: the paper trusts kappa_phi = 0 (ReLU negatives) unconditionally, but a
         badly conditioned z_low < 0 may really be positive. With guard_sign, such a
         component is kept in rung k only if kappa_v * u_k * c(n) < 1 (its sign is safe).
@@ -157,6 +170,12 @@ def ladder_linear(
         raise ValueError("bounds=True is computed on the CPU only: use bounds=False with device='cuda'")
     x2, wa, ba, vector = prepare_linear(x, w, b)
     shape = (x2.shape[0], wa.shape[0])
+    first = (None, None)
+    if first_pass is not None:
+        key = _first_pass_key(fmts[0], estimator, rounding, order, block_n, outer_f, seed_n, sr_n, shape)
+        if device != "cpu" or first_pass.key != key:
+            raise ValueError("first_pass was computed for other options or shapes (or device is not 'cpu')")
+        first = (first_pass.z, first_pass.numerator)
     z, y, kappa, err = (np.empty(shape) for _ in range(4))
     rung = np.empty(shape, dtype=np.int32)
     bound = np.empty(shape) if bounds else None
@@ -168,7 +187,7 @@ def ladder_linear(
     else:
         stats = _core.ladder_linear(x2, wa, ba, z, y, kappa, err, rung, bound, bound_prob, list(fmts), tau,
                                     activation, alpha_v, estimator, factor, rounding, order, block_n, outer_f, seed_n,
-                                    sr_n, threads_n, bool(guard_sign))
+                                    sr_n, threads_n, bool(guard_sign), first[0], first[1])
 
     def shaped(a):
         return None if a is None else (a[0] if vector else a)
@@ -177,6 +196,36 @@ def ladder_linear(
                "recompute": stats["seconds_recompute"]}
     return LayerResult(z=shaped(z), y=shaped(y), rung=shaped(rung), kappa=shaped(kappa), err_est=shaped(err),
                        bound=shaped(bound), bound_prob=shaped(bound_prob), formats=fmts, seconds=seconds)
+
+
+def _first_pass_key(low, estimator, rounding, order, block, outer, seed, sr_bits, shape) -> tuple:
+    return (low.name, low.precision, low.emin, low.emax, low.max_finite, estimator, rounding, order, block,
+            outer.name, seed, sr_bits, tuple(shape))
+
+
+def first_pass(x, w, b=None, *, low: FormatLike, estimator: str = "exact", rounding: str = "rne",
+               order: str = "sequential", block: Optional[int] = None, outer: FormatLike = "fp32",
+               seed: Optional[int] = 0, sr_bits: Optional[int] = None, threads: Optional[int] = None) -> FirstPass:
+    """The rung-0 pass of a ladder (z in ``low`` and the estimator's numerator), to pass as
+    ``first_pass=`` to several :func:`ladder_linear` / :func:`selective_linear` calls that
+    differ only in tau (or the later rungs)."""
+    low_f = get_format(low, "low")
+    estimator = _check_choice(estimator, "estimator", ESTIMATORS)
+    rounding = check_rounding(rounding)
+    order, block_n = check_order(order, block)
+    outer_f = get_format(outer, "outer")
+    seed_n, sr_n = check_seed(seed, rounding), check_sr_bits(sr_bits)
+    x2, wa, ba, vector = prepare_linear(x, w, b)
+    if vector:
+        raise ValueError("first_pass takes a 2-D x (batch, in_features)")
+    from .ops import matmul
+
+    z = matmul(x2, wa, ba, acc=low_f, rounding=rounding, order=order, block=block, outer=outer_f, seed=seed_n,
+               sr_bits=sr_n, threads=threads)
+    num = np.empty_like(z)
+    _core.inner_numerator(x2, wa, ba, num, estimator, low_f, check_threads(threads))
+    return FirstPass(z, num, _first_pass_key(low_f, estimator, rounding, order, block_n, outer_f, seed_n, sr_n,
+                                             z.shape))
 
 
 def selective_linear(x, w, b=None, *, low: FormatLike, high: FormatLike, tau: float, **options) -> LayerResult:

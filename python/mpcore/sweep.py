@@ -83,11 +83,12 @@ class _Progress:
             sys.stderr.flush()
 
 
-def evaluate_point(net: MLP, x, y, policy: Policy, reference_logits, cost_reference, cost_table, threads) -> Dict:
+def evaluate_point(net: MLP, x, y, policy: Policy, reference_logits, cost_reference, cost_table, threads,
+                   cache: Optional[dict] = None) -> Dict:
     """One sweep point (a top-level function, so process pools can run it)."""
     t0 = time.perf_counter()
     e = net.evaluate(x, y, policy, reference_logits=reference_logits, cost_reference=cost_reference,
-                     cost_table=cost_table, threads=threads)
+                     cost_table=cost_table, threads=threads, cache=cache)
     return {"label": e.policy if isinstance(policy, Uniform) else "selective",
             "kind": "uniform" if isinstance(policy, Uniform) else "selective",
             "tau": None if isinstance(policy, Uniform) else policy.tau,
@@ -126,9 +127,11 @@ def sweep(net: MLP, x, y, low: FormatLike, high: FormatLike, taus: Sequence[floa
     show = sys.stderr.isatty() if progress is None else progress
     bar = _Progress(len(policies) + 1, show)
     if executor is None:
+        # Serial points share the first layer's low-precision pass (identical results).
+        cache: dict = {}
         rows = []
         for p in policies:
-            rows.append(evaluate_point(net, x, y, p, reference, high_f, cost_table, threads))
+            rows.append(evaluate_point(net, x, y, p, reference, high_f, cost_table, threads, cache))
             bar.step(p.label())
     else:
         futures = [executor.submit(evaluate_point, net, x, y, p, reference, high_f, cost_table, threads)
@@ -140,7 +143,8 @@ def sweep(net: MLP, x, y, low: FormatLike, high: FormatLike, taus: Sequence[floa
     result = SweepResult(net.name, low_f.name, high_f.name, estimator, factor, len(x), rows)
     result.kappa_tau = taus[len(taus) // 2] if kappa_tau is None else float(kappa_tau)
     run = net.run(x, Selective(low_f, high_f, result.kappa_tau, estimator=estimator, factor=factor,
-                               guard_sign=guard_sign), keep_kappa=True, threads=threads)
+                               guard_sign=guard_sign), keep_kappa=True, threads=threads,
+                  cache=cache if executor is None else None)
     result.kappa = [s.kappa for s in run.layers]
     bar.step("kappa histogram")
     return result

@@ -4,6 +4,7 @@
 // once in the cheapest format whose estimated error meets the tolerance.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -50,6 +51,13 @@ struct LadderOutputs {
   double* bound_prob;  // probabilistic absolute error bound of z
 };
 
+// A rung-0 pass computed earlier for the same x, W, b and options (a tau sweep reuses it):
+// z in formats[0] and the estimator's numerator, batch x out each.
+struct FirstPass {
+  const double* z;
+  const double* numerator;
+};
+
 struct LadderStats {
   std::vector<std::size_t> count;  // components per rung
   double seconds_low = 0, seconds_estimate = 0, seconds_recompute = 0;
@@ -87,7 +95,7 @@ namespace cpu {
 template <class T>
 LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b,
                           const LadderOptions& o, const LadderOutputs& out,
-                          const std::vector<double>* norms = nullptr) {
+                          const std::vector<double>* norms = nullptr, const FirstPass* first = nullptr) {
   using clock = std::chrono::steady_clock;
   const std::string bad = validate_ladder(o);
   if (!bad.empty()) throw std::invalid_argument(bad);
@@ -101,14 +109,19 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
 
   auto options_for = [&](int k) { return rung_options(o, k); };
 
-  // 1. Every component with the cheapest accumulator.
+  // 1. Every component with the cheapest accumulator (or the caller's earlier pass).
   auto t0 = clock::now();
-  matmul(x, w, b, out.z, options_for(0));
+  std::vector<double> numerator(total);
+  if (first) {
+    std::copy(first->z, first->z + total, out.z);
+    std::copy(first->numerator, first->numerator + total, numerator.begin());
+  } else {
+    matmul(x, w, b, out.z, options_for(0));
+  }
   auto t1 = clock::now();
 
   // 2. Condition estimate and the rung of every component.
-  std::vector<double> numerator(total);
-  inner_numerator(x, w, b, o.estimator, o.formats[0], o.threads, numerator.data(), norms);
+  if (!first) inner_numerator(x, w, b, o.estimator, o.formats[0], o.threads, numerator.data(), norms);
   std::vector<double> us(rungs);
   for (int k = 0; k < rungs; ++k) us[k] = o.formats[k].unit_roundoff();
   const double c = growth_factor(o.factor, n);
