@@ -105,3 +105,14 @@ def test_forcing_an_unsupported_isa_is_an_error():
     if "avx512" not in available_isas():
         with pytest.raises(ValueError, match="does not support avx512"):
             _core.set_simd_isa("avx512")
+
+
+@pytest.mark.parametrize("acc", ["fp16", "bf16", "fp8_e4m3", "fp64"])
+@pytest.mark.parametrize("mode", DETERMINISTIC_MODES + ("sr",))
+@pytest.mark.parametrize("block", [1, 7, 64])
+def test_blocked_order_in_the_lanes_equals_generic(acc, mode, block, rng):
+    x = rng.standard_normal((3, 50)).astype(np.float32)
+    w = (rng.standard_normal((35, 50)) * 0.3).astype(np.float32)
+    b = rng.standard_normal(35).astype(np.float32)
+    lanes = run(x, w, b, acc, mode, order="blocked", block=block, path="lanes")
+    assert np.array_equal(lanes, run(x, w, b, acc, mode, order="blocked", block=block, path="generic"), equal_nan=True)

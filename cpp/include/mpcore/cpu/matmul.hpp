@@ -129,24 +129,30 @@ void native_fp64_lanes(const Source& src, std::size_t n, double* out) {
 // Which kernel a call takes (reported by benchmarks and tests).
 enum class Path { NativeFp32, NativeFp64, SimulatedLanes, Generic };
 
-template <class T>
-Path choose_path(const MatmulOptions& o) {
-  if (o.order != Order::Sequential) return Path::Generic;
-  if (o.rounding == Rounding::NearestEven && o.acc == formats::fp64) return Path::NativeFp64;
-  if (o.rounding == Rounding::NearestEven && o.acc == formats::fp32 && sizeof(T) == sizeof(float))
-    return Path::NativeFp32;
-  return Path::SimulatedLanes;
-}
-
 // A forced path falls back to one that gives the model's bits for these options.
 template <class T>
 Path usable_path(Path p, const MatmulOptions& o) {
+#if !defined(__CUDACC__)
+  // Blocked order runs in the vector lanes (block by block); pairwise uses the generic code.
+  if (o.order == Order::Blocked)
+    return p != Path::Generic && simd::supports(o.acc) ? Path::SimulatedLanes : Path::Generic;
+#endif
   if (o.order != Order::Sequential) return Path::Generic;
   if (p == Path::NativeFp32 && (sizeof(T) != sizeof(float) || !(o.acc == formats::fp32))) p = Path::SimulatedLanes;
   if (p == Path::NativeFp64 && !(o.acc == formats::fp64)) p = Path::SimulatedLanes;
   if ((p == Path::NativeFp32 || p == Path::NativeFp64) && o.rounding != Rounding::NearestEven)
     p = Path::SimulatedLanes;
   return p;
+}
+
+template <class T>
+Path choose_path(const MatmulOptions& o) {
+  if (o.order == Order::Blocked) return usable_path<T>(Path::SimulatedLanes, o);
+  if (o.order != Order::Sequential) return Path::Generic;
+  if (o.rounding == Rounding::NearestEven && o.acc == formats::fp64) return Path::NativeFp64;
+  if (o.rounding == Rounding::NearestEven && o.acc == formats::fp32 && sizeof(T) == sizeof(float))
+    return Path::NativeFp32;
+  return Path::SimulatedLanes;
 }
 
 namespace detail {
@@ -174,19 +180,29 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
 #endif
       native_fp64_lanes<T>(src, n, s);
 #if !defined(__CUDACC__)
-  } else if (std::is_same_v<Source, PanelSource<T>> && simd::supports(acc.acc)) {
-    if constexpr (std::is_same_v<Source, PanelSource<T>>) {
+  } else if (panel && simd::supports(acc.acc)) {
+    if constexpr (panel) {
       static_assert(kLanes == simd::kWidth, "the vector kernel computes kLanes outputs");
-      const Rounder& R = acc.acc;
-      switch (R.mode) {
-        case Rounding::NearestEven: simd::lanes<Rounding::NearestEven>(src.xr, src.panel, n, R, acc.seed, index, s); break;
-        case Rounding::NearestAway: simd::lanes<Rounding::NearestAway>(src.xr, src.panel, n, R, acc.seed, index, s); break;
-        case Rounding::TowardZero: simd::lanes<Rounding::TowardZero>(src.xr, src.panel, n, R, acc.seed, index, s); break;
-        case Rounding::Upward: simd::lanes<Rounding::Upward>(src.xr, src.panel, n, R, acc.seed, index, s); break;
-        case Rounding::Downward: simd::lanes<Rounding::Downward>(src.xr, src.panel, n, R, acc.seed, index, s); break;
-        case Rounding::ToOdd: simd::lanes<Rounding::ToOdd>(src.xr, src.panel, n, R, acc.seed, index, s); break;
-        default: simd::lanes<Rounding::Stochastic>(src.xr, src.panel, n, R, acc.seed, index, s); break;
+      if (acc.order == Order::Blocked) {
+        // Each block summed from zero in the lanes, then added into the outer accumulator.
+        const bool sr = acc.acc.mode == Rounding::Stochastic;
+        double t[kLanes];
+        std::uint64_t k = 0;
+        for (std::size_t l = 0; l < kLanes; ++l) s[l] = 0.0;
+        for (std::size_t j0 = 0; j0 < n; j0 += acc.block, ++k) {
+          const std::size_t len = j0 + acc.block < n ? acc.block : n - j0;
+          simd::lanes(src.xr + j0, src.panel + j0 * kLanes, len, acc.acc, acc.seed, index, t, j0);
+          for (std::size_t l = 0; l < kLanes; ++l)
+            s[l] = add_rounded(s[l], t[l], acc.outer, sr ? stream_bits(stream_key(acc.seed, index[l]), n + k) : 0);
+        }
+        for (std::size_t l = 0; l < lanes; ++l) {
+          double v = s[l];
+          if (bias) v = add_rounded(v, bias[l], acc.outer, sr ? stream_bits(stream_key(acc.seed, index[l]), n + k) : 0);
+          out[l] = v;
+        }
+        return;
       }
+      simd::lanes(src.xr, src.panel, n, acc.acc, acc.seed, index, s);
     }
 #endif
   } else {

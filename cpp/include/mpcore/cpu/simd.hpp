@@ -105,9 +105,11 @@ __attribute__((always_inline)) inline void mix64v(U& z) {
 }
 
 // kWidth outputs: out[l] = the sequential accumulation of panel[j*kWidth + l] * xr[j], j < n.
+// step0: the stochastic-rounding step number of term 0 (a block of a longer sum starts later).
 template <Rounding Mode, int W, class T>
 __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* panel, std::size_t n, const Rounder& R,
-                                                      std::uint64_t seed, const std::uint64_t* index, double* out) {
+                                                      std::uint64_t seed, const std::uint64_t* index, double* out,
+                                                      std::uint64_t step0) {
   typedef typename V<W>::d vd;
   typedef typename V<W>::u vu;
   typedef typename V<W>::i vi;
@@ -174,7 +176,7 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
         } else {
           const vi right = dd - nbits, left = nbits - dd;
           const vu frac = (rem >> (vu)(right & (right > 0))) << (vu)(left & (left > 0));
-          vu rnd = key[g] + (j + 1) * kGolden;
+          vu rnd = key[g] + (j + step0 + 1) * kGolden;
           mix64v(rnd);
           rnd >>= 64 - nbits;
           up = (vi)rnd < (vi)frac;  // both below 2^52
@@ -203,7 +205,7 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
         double v = start[g][l];
         for (std::size_t j = j0; j < j1; ++j) {
           const double p = static_cast<double>(panel[j * kWidth + lane]) * static_cast<double>(xr[j]);
-          v = add_rounded(v, p, r, Mode == Rounding::Stochastic ? stream_bits(k, j) : 0);
+          v = add_rounded(v, p, r, Mode == Rounding::Stochastic ? stream_bits(k, j + step0) : 0);
         }
         s[g][l] = v;
       }
@@ -215,8 +217,8 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
 #define MPCORE_LANES_CLONE(NAME, W, ATTR)                                                                \
   template <Rounding Mode, class T>                                                                      \
   ATTR void NAME(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::uint64_t seed,       \
-                 const std::uint64_t* index, double* out) {                                              \
-    lanes_body<Mode, W, T>(xr, panel, n, R, seed, index, out);                                           \
+                 const std::uint64_t* index, double* out, std::uint64_t step0) {                         \
+    lanes_body<Mode, W, T>(xr, panel, n, R, seed, index, out, step0);                                    \
   }
 MPCORE_LANES_CLONE(lanes_portable, 2, )
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -226,16 +228,32 @@ MPCORE_LANES_CLONE(lanes_avx512, 8, __attribute__((target("avx512f,avx512dq"))))
 #undef MPCORE_LANES_CLONE
 
 template <Rounding Mode, class T>
-void lanes(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
-           const std::uint64_t* index, double* out) {
+void lanes_mode(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
+                const std::uint64_t* index, double* out, std::uint64_t step0) {
 #if defined(__x86_64__) && defined(__GNUC__)
   switch (active_isa()) {
-    case Isa::Avx512: return lanes_avx512<Mode, T>(xr, panel, n, R, seed, index, out);
-    case Isa::Avx2: return lanes_avx2<Mode, T>(xr, panel, n, R, seed, index, out);
+    case Isa::Avx512: return lanes_avx512<Mode, T>(xr, panel, n, R, seed, index, out, step0);
+    case Isa::Avx2: return lanes_avx2<Mode, T>(xr, panel, n, R, seed, index, out, step0);
     default: break;
   }
 #endif
-  lanes_portable<Mode, T>(xr, panel, n, R, seed, index, out);
+  lanes_portable<Mode, T>(xr, panel, n, R, seed, index, out, step0);
+}
+
+// kWidth sequential sums of panel[j * kWidth + l] * xr[j], j < n, from zero, rounded per R
+// (whose mode picks the instantiation).
+template <class T>
+void lanes(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
+           const std::uint64_t* index, double* out, std::uint64_t step0 = 0) {
+  switch (R.mode) {
+    case Rounding::NearestEven: return lanes_mode<Rounding::NearestEven>(xr, panel, n, R, seed, index, out, step0);
+    case Rounding::NearestAway: return lanes_mode<Rounding::NearestAway>(xr, panel, n, R, seed, index, out, step0);
+    case Rounding::TowardZero: return lanes_mode<Rounding::TowardZero>(xr, panel, n, R, seed, index, out, step0);
+    case Rounding::Upward: return lanes_mode<Rounding::Upward>(xr, panel, n, R, seed, index, out, step0);
+    case Rounding::Downward: return lanes_mode<Rounding::Downward>(xr, panel, n, R, seed, index, out, step0);
+    case Rounding::ToOdd: return lanes_mode<Rounding::ToOdd>(xr, panel, n, R, seed, index, out, step0);
+    default: return lanes_mode<Rounding::Stochastic>(xr, panel, n, R, seed, index, out, step0);
+  }
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -306,6 +324,7 @@ bool native_fp64(const T* xr, const T* panel, std::size_t n, double* out) {
 
 // Whether the vector kernel handles this format (the scalar kernels handle the rest).
 inline bool supports(const Rounder& R) { return R.normal_shift >= 1 && R.normal_shift <= 51; }
+inline bool supports(const Format& f) { return f.precision >= 2 && f.precision <= 52; }
 
 }  // namespace simd
 }  // namespace mpcore::cpu
