@@ -67,13 +67,7 @@ inline LadderOptions ladder_options(const std::vector<NamedFormat>& fmts, double
   o.alpha = alpha;
   o.estimator = parse_estimator(estimator);
   o.factor = parse_factor(factor);
-  o.rounding = parse_rounding(rounding);
-  o.order = parse_order(order);
-  o.block = block;
-  o.outer = outer.spec;
-  o.seed = seed;
-  o.sr_bits = sr_bits;
-  o.threads = threads;
+  o.accumulation = matmul_options(fmts.empty() ? outer : fmts[0], rounding, order, block, outer, seed, sr_bits, threads);
   o.guard_sign = guard_sign;
   return o;
 }

@@ -29,13 +29,8 @@ struct LadderOptions {
   double alpha = 0.01;           // slope of leaky_relu, scale of elu
   Estimator estimator = Estimator::Exact;
   Factor factor = Factor::One;
-  Rounding rounding = Rounding::NearestEven;  // of every rung (estimators always use RNE)
-  Order order = Order::Sequential;
-  std::size_t block = 32;
-  Format outer = formats::fp32;
-  std::uint64_t seed = 0;
-  int sr_bits = kMaxStochasticBits;
-  int threads = 0;
+  MatmulOptions accumulation;    // rounding, order, block, outer, seed, sr_bits, threads of every
+                                 // rung (its acc is replaced by each rung's format; estimators use RNE)
   bool bounds = true;            // also compute the a-priori error bounds
   bool guard_sign = false;       // recompute ReLU negatives whose sign the estimate cannot trust
 };
@@ -78,15 +73,8 @@ inline std::string validate_ladder(const LadderOptions& o) {
 
 // The matmul options of rung k: its format, the ladder's rounding, order and seed.
 inline MatmulOptions rung_options(const LadderOptions& o, int k) {
-  MatmulOptions m;
+  MatmulOptions m = o.accumulation;
   m.acc = o.formats[k];
-  m.rounding = o.rounding;
-  m.order = o.order;
-  m.block = o.block;
-  m.outer = o.outer;
-  m.seed = o.seed;
-  m.sr_bits = o.sr_bits;
-  m.threads = o.threads;
   return m;
 }
 
@@ -121,7 +109,7 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
   auto t1 = clock::now();
 
   // 2. Condition estimate and the rung of every component.
-  if (!first) inner_numerator(x, w, b, o.estimator, o.formats[0], o.threads, numerator.data(), norms);
+  if (!first) inner_numerator(x, w, b, o.estimator, o.formats[0], o.accumulation.threads, numerator.data(), norms);
   std::vector<double> us(rungs);
   for (int k = 0; k < rungs; ++k) us[k] = o.formats[k].unit_roundoff();
   const double c = growth_factor(o.factor, n);
@@ -149,11 +137,24 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
       sum_abs = numerator;
     } else {
       sum_abs.resize(total);
-      inner_numerator(x, w, b, Estimator::Exact, o.formats[0], o.threads, sum_abs.data());
+      inner_numerator(x, w, b, Estimator::Exact, o.formats[0], o.accumulation.threads, sum_abs.data());
     }
   }
   // fp32 sums of non-negative terms: S <= S_fp32 / (1 - gamma_m(2^-24)).
   const double s_scale = 1.0 / (1.0 - gamma(static_cast<double>(n) + 1, formats::fp32.unit_roundoff()));
+  // Per rung: roundings a term goes through, and the largest unit roundoff and subnormal
+  // spacing among the formats it is rounded to (the outer one too, for blocked order).
+  const MatmulOptions& acc = o.accumulation;
+  std::vector<double> rung_m(rungs), rung_unit(rungs), rung_tiny(rungs);
+  for (int k = 0; k < rungs; ++k) {
+    rung_m[k] = roundings_per_term(make_accumulation(options_for(k)), n, b.data != nullptr);
+    rung_unit[k] = us[k];
+    rung_tiny[k] = o.formats[k].smallest_subnormal();
+    if (acc.order == Order::Blocked) {
+      rung_unit[k] = std::max(rung_unit[k], acc.outer.unit_roundoff());
+      rung_tiny[k] = std::max(rung_tiny[k], acc.outer.smallest_subnormal());
+    }
+  }
   for (std::size_t e = 0; e < total; ++e) {
     const int k = out.rung[e];
     const double z = out.z[e];
@@ -164,14 +165,7 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
     out.err_est[e] = kappa * us[k] * c;
     ++stats.count[k];
     if (!sum_abs.empty()) {
-      const Accumulation a = make_accumulation(options_for(k));
-      double unit = us[k], tiny = o.formats[k].smallest_subnormal();
-      if (o.order == Order::Blocked) {
-        unit = unit > o.outer.unit_roundoff() ? unit : o.outer.unit_roundoff();
-        tiny = tiny > o.outer.smallest_subnormal() ? tiny : o.outer.smallest_subnormal();
-      }
-      const ErrorBound eb =
-          error_bound(sum_abs[e] * s_scale, roundings_per_term(a, n, b.data != nullptr), unit, tiny, o.rounding);
+      const ErrorBound eb = error_bound(sum_abs[e] * s_scale, rung_m[k], rung_unit[k], rung_tiny[k], acc.rounding);
       out.bound[e] = eb.worst;
       out.bound_prob[e] = eb.probabilistic;
     }

@@ -125,7 +125,7 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
   auto t1 = clock::now();
   if (o.estimator == Estimator::Norm) {
     std::vector<double> h(total);
-    cpu::inner_numerator(x, w, b, o.estimator, o.formats[0], o.threads, h.data());
+    cpu::inner_numerator(x, w, b, o.estimator, o.formats[0], o.accumulation.threads, h.data());
     num.upload(h.data());
   } else {
     const Accumulation est =
