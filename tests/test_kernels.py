@@ -116,3 +116,73 @@ def test_blocked_order_in_the_lanes_equals_generic(acc, mode, block, rng):
     b = rng.standard_normal(35).astype(np.float32)
     lanes = run(x, w, b, acc, mode, order="blocked", block=block, path="lanes")
     assert np.array_equal(lanes, run(x, w, b, acc, mode, order="blocked", block=block, path="generic"), equal_nan=True)
+
+
+def format_valued(rng, shape, fmt, scale=1.0):
+    """Values of `fmt` (as float32), with zeros and values near its smallest normal."""
+    v = rng.standard_normal(shape) * scale
+    v.flat[::7] = 0
+    v.flat[3::11] *= mpcore.formats.get(fmt).smallest_normal
+    return mpcore.round(v, fmt).astype(np.float32)
+
+
+FLOAT32_LANE_MODES = ("rne", "rna", "rtz", "rup", "rto")
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
+@pytest.mark.parametrize("acc", ["fp16", "bf16", "tf32", "fp8_e4m3", "fp8_e5m2", "fp6_e3m2", "fp4_e2m1"])
+def test_float32_container_lanes_equal_generic(isa, acc, rng):
+    if isa not in available_isas():
+        pytest.skip(f"this CPU has no {isa}")
+    # fp16 activations times fp8 weights: 11 + 4 significand bits, every product exact in binary32.
+    x = format_valued(rng, (3, 90), "fp16", 0.5)
+    w = format_valued(rng, (37, 90), "fp8_e4m3", 0.3)
+    b = format_valued(rng, 37, "fp16")
+    x[1, 40:] = 0  # an exact zero sum continued
+    w[2, :45], w[2, 45:] = 200.0, -200.0  # overflow (inf, NaN or saturation) on the way
+    previous = _core.simd_isa()
+    _core.set_simd_isa(isa)
+    try:
+        for mode in DETERMINISTIC_MODES + ("sr",):
+            expected = "lanes32" if mode in FLOAT32_LANE_MODES else "lanes"
+            assert _core.kernel_path(x, w, mpcore.formats.get(acc), mode, "sequential") == expected
+            generic = run(x, w, b, acc, mode, path="generic")
+            assert np.array_equal(run(x, w, b, acc, mode, path="lanes32"), generic, equal_nan=True), (acc, mode)
+            assert np.array_equal(run(x, w, b, acc, mode), generic, equal_nan=True), (acc, mode)
+            blocked = run(x, w, b, acc, mode, order="blocked", block=16, path="generic")
+            assert np.array_equal(run(x, w, b, acc, mode, order="blocked", block=16), blocked, equal_nan=True)
+    finally:
+        _core.set_simd_isa(previous)
+
+
+@pytest.mark.parametrize("acc", ["fp16", "bf16", "fp8_e4m3"])
+def test_float32_container_lanes_against_exact_rationals(acc, rng):
+    from exact_reference import accumulate, same
+
+    f = mpcore.formats.get(acc)
+    x = format_valued(rng, (2, 64), "bf16")
+    w = format_valued(rng, (33, 64), "bf16", 0.2 if f.max_finite < 1000 else 1.0)
+    for mode in FLOAT32_LANE_MODES:
+        got = run(x, w, None, acc, mode, path="lanes32")
+        for r in range(2):
+            for i in range(0, 33, 4):
+                assert same(got[r, i], accumulate(w[i], x[r], None, f, mode)), (acc, mode, r, i)
+
+
+def test_float32_container_only_where_products_are_exact(rng):
+    fp16 = mpcore.formats.fp16
+    x = format_valued(rng, (2, 20), "fp16")
+    w = format_valued(rng, (5, 20), "fp16")
+    assert _core.kernel_path(x, w, fp16, "rne", "sequential") == "lanes32"  # 11 + 11 bits
+    w13 = w.copy()
+    w13[0, 0] = np.float32(1 + 2.0 ** -13)  # 14 bits: 11 + 14 > 24
+    assert _core.kernel_path(x, w13, fp16, "rne", "sequential") == "lanes"
+    tiny = w.copy()
+    tiny[0, 0] = np.float32(2.0 ** -120)  # products could leave binary32's normal range
+    assert _core.kernel_path(x, tiny, fp16, "rne", "sequential") == "lanes"
+    assert _core.kernel_path(x.astype(np.float64), w.astype(np.float64), fp16, "rne", "sequential") == "lanes"
+    assert _core.kernel_path(x, w, fp16, "rdn", "sequential") == "lanes"
+    assert _core.kernel_path(x, w, mpcore.formats.fp32, "rne", "sequential") == "native32"
+    # Forcing the binary32 container on data it cannot hold falls back to the exact kernels.
+    for data in (w13, tiny):
+        assert np.array_equal(run(x, data, None, "fp16", path="lanes32"), run(x, data, None, "fp16", path="generic"))

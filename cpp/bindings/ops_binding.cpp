@@ -12,8 +12,10 @@ static cpu::Path parse_path(const std::string& s, bool& forced) {
   if (s == "native32") return cpu::Path::NativeFp32;
   if (s == "native64") return cpu::Path::NativeFp64;
   if (s == "lanes") return cpu::Path::SimulatedLanes;
+  if (s == "lanes32") return cpu::Path::Float32Lanes;
   if (s == "generic") return cpu::Path::Generic;
-  throw std::invalid_argument("unknown kernel path '" + s + "'; valid: 'auto', 'native32', 'native64', 'lanes', 'generic'");
+  throw std::invalid_argument("unknown kernel path '" + s +
+                              "'; valid: 'auto', 'native32', 'native64', 'lanes', 'lanes32', 'generic'");
 }
 
 template <class T>
@@ -30,16 +32,22 @@ static void matmul(Matrix<T> x, Matrix<T> w, std::optional<Vector<T>> b, OutMatr
   cpu::matmul(xv, wv, bv, y.data(), o, forced ? &p : nullptr);
 }
 
+// With x and w, the path matmul takes for that data; without, the one it takes when the
+// data allows ("lanes32" needs products exact in binary32, else "lanes").
 template <class T>
-static std::string kernel_path(const NamedFormat& acc, const std::string& rounding, const std::string& order) {
+static std::string kernel_path(const NamedFormat& acc, const std::string& rounding, const std::string& order,
+                               const T* x, std::size_t x_size, const T* w, std::size_t w_size) {
   MatmulOptions o;
   o.acc = acc.spec;
   o.rounding = parse_rounding(rounding);
   o.order = parse_order(order);
-  switch (cpu::choose_path<T>(o)) {
+  cpu::Path p = cpu::choose_path<T>(o);
+  if (x && w) p = cpu::data_path(p, x, x_size, w, w_size);
+  switch (p) {
     case cpu::Path::NativeFp32: return "native32";
     case cpu::Path::NativeFp64: return "native64";
     case cpu::Path::SimulatedLanes: return "lanes";
+    case cpu::Path::Float32Lanes: return "lanes32";
     default: return "generic";
   }
 }
@@ -68,12 +76,29 @@ void bind_ops(nb::module_& m) {
   m.def(
       "kernel_path",
       [](const std::string& dtype, const NamedFormat& acc, const std::string& rounding, const std::string& order) {
-        if (dtype == "float32") return kernel_path<float>(acc, rounding, order);
-        if (dtype == "float64") return kernel_path<double>(acc, rounding, order);
+        if (dtype == "float32") return kernel_path<float>(acc, rounding, order, nullptr, 0, nullptr, 0);
+        if (dtype == "float64") return kernel_path<double>(acc, rounding, order, nullptr, 0, nullptr, 0);
         throw std::invalid_argument("dtype must be 'float32' or 'float64'");
       },
       nb::arg("dtype"), nb::arg("acc"), nb::arg("rounding"), nb::arg("order"),
-      "Which CPU kernel matmul takes for these options.");
+      "Which CPU kernel matmul takes for these options when the data allows it.");
+  m.def(
+      "kernel_path",
+      [](Matrix<float> x, Matrix<float> w, const NamedFormat& acc, const std::string& rounding,
+         const std::string& order) {
+        const auto xs = cpu::detail::contiguous_rows(view(x)), ws = cpu::detail::contiguous_rows(view(w));
+        return kernel_path<float>(acc, rounding, order, xs.data(), xs.size(), ws.data(), ws.size());
+      },
+      nb::arg("x"), nb::arg("w"), nb::arg("acc"), nb::arg("rounding"), nb::arg("order"),
+      "Which CPU kernel matmul takes for these options and this data.");
+  m.def(
+      "kernel_path",
+      [](Matrix<double> x, Matrix<double> w, const NamedFormat& acc, const std::string& rounding,
+         const std::string& order) {
+        const auto xs = cpu::detail::contiguous_rows(view(x)), ws = cpu::detail::contiguous_rows(view(w));
+        return kernel_path<double>(acc, rounding, order, xs.data(), xs.size(), ws.data(), ws.size());
+      },
+      nb::arg("x"), nb::arg("w"), nb::arg("acc"), nb::arg("rounding"), nb::arg("order"));
   m.def("default_threads", &cpu::default_threads, "Threads used when threads=0.");
   m.def("simd_isa", []() { return std::string(cpu::name_of(cpu::active_isa())); },
         "The instruction set the CPU kernels use now: 'avx512', 'avx2' or 'portable'.");

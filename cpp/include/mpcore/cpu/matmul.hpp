@@ -17,7 +17,9 @@
 #include "../rounding.hpp"
 #include "parallel.hpp"
 #if !defined(__CUDACC__)  // nvcc's front end lacks GCC's vector extensions
+#include "float32_exact.hpp"
 #include "simd.hpp"
+#include "simd_float32.hpp"
 #endif
 
 namespace mpcore {
@@ -126,18 +128,34 @@ void native_fp64_lanes(const Source& src, std::size_t n, double* out) {
 
 }  // namespace detail
 
-// Which kernel a call takes (reported by benchmarks and tests).
-enum class Path { NativeFp32, NativeFp64, SimulatedLanes, Generic };
+// Which kernel a call takes (reported by benchmarks and tests). Float32Lanes is
+// SimulatedLanes in a binary32 container; it needs float inputs whose products are exact
+// in binary32, which matmul checks on the data (and otherwise takes SimulatedLanes).
+enum class Path { NativeFp32, NativeFp64, SimulatedLanes, Generic, Float32Lanes };
+
+// Whether the binary32 lane kernel rounds to these options (the data is checked apart).
+template <class T>
+bool float32_lanes_support(const MatmulOptions& o) {
+#if !defined(__CUDACC__)
+  return std::is_same_v<T, float> && simd::supports_float32(make_rounder(o.acc, o.rounding, o.sr_bits));
+#else
+  (void)o;
+  return false;
+#endif
+}
 
 // A forced path falls back to one that gives the model's bits for these options.
 template <class T>
 Path usable_path(Path p, const MatmulOptions& o) {
 #if !defined(__CUDACC__)
   // Blocked order runs in the vector lanes (block by block); pairwise uses the generic code.
-  if (o.order == Order::Blocked)
-    return p != Path::Generic && simd::supports(o.acc) ? Path::SimulatedLanes : Path::Generic;
+  if (o.order == Order::Blocked) {
+    if (p == Path::Generic || !simd::supports(o.acc)) return Path::Generic;
+    return p == Path::Float32Lanes && float32_lanes_support<T>(o) ? p : Path::SimulatedLanes;
+  }
 #endif
   if (o.order != Order::Sequential) return Path::Generic;
+  if (p == Path::Float32Lanes && !float32_lanes_support<T>(o)) p = Path::SimulatedLanes;
   if (p == Path::NativeFp32 && (sizeof(T) != sizeof(float) || !(o.acc == formats::fp32))) p = Path::SimulatedLanes;
   if (p == Path::NativeFp64 && !(o.acc == formats::fp64)) p = Path::SimulatedLanes;
   if ((p == Path::NativeFp32 || p == Path::NativeFp64) && o.rounding != Rounding::NearestEven)
@@ -145,14 +163,31 @@ Path usable_path(Path p, const MatmulOptions& o) {
   return p;
 }
 
+// The path for these options before the data is seen (Float32Lanes may still become
+// SimulatedLanes: see data_path).
 template <class T>
 Path choose_path(const MatmulOptions& o) {
-  if (o.order == Order::Blocked) return usable_path<T>(Path::SimulatedLanes, o);
+  if (o.order == Order::Blocked) return usable_path<T>(Path::Float32Lanes, o);
   if (o.order != Order::Sequential) return Path::Generic;
   if (o.rounding == Rounding::NearestEven && o.acc == formats::fp64) return Path::NativeFp64;
   if (o.rounding == Rounding::NearestEven && o.acc == formats::fp32 && sizeof(T) == sizeof(float))
     return Path::NativeFp32;
-  return Path::SimulatedLanes;
+  return usable_path<T>(Path::Float32Lanes, o);
+}
+
+// Float32Lanes only where every product of a value of x and a value of w is exact in
+// binary32 (the digests are of all of x and all of w, so any pair qualifies).
+template <class T>
+Path data_path(Path p, const T* x, std::size_t x_size, const T* w, std::size_t w_size) {
+#if !defined(__CUDACC__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (p == Path::Float32Lanes && !products_exact_in_float32(digest(x, x_size), digest(w, w_size)))
+      return Path::SimulatedLanes;
+    return p;
+  }
+#endif
+  (void)x, (void)x_size, (void)w, (void)w_size;
+  return p == Path::Float32Lanes ? Path::SimulatedLanes : p;
 }
 
 namespace detail {
@@ -183,6 +218,13 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
   } else if (panel && simd::supports(acc.acc)) {
     if constexpr (panel) {
       static_assert(kLanes == simd::kWidth, "the vector kernel computes kLanes outputs");
+      // The sequential sum of terms [j0, j0 + len) from zero into t.
+      auto sum_lanes = [&](std::size_t j0, std::size_t len, double* t) {
+        if constexpr (std::is_same_v<T, float>) {
+          if (path == Path::Float32Lanes) return simd::lanes32(src.xr + j0, src.panel + j0 * kLanes, len, acc.acc, t);
+        }
+        simd::lanes(src.xr + j0, src.panel + j0 * kLanes, len, acc.acc, acc.seed, index, t, j0);
+      };
       if (acc.order == Order::Blocked) {
         // Each block summed from zero in the lanes, then added into the outer accumulator.
         const bool sr = acc.acc.mode == Rounding::Stochastic;
@@ -191,7 +233,7 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
         for (std::size_t l = 0; l < kLanes; ++l) s[l] = 0.0;
         for (std::size_t j0 = 0; j0 < n; j0 += acc.block, ++k) {
           const std::size_t len = j0 + acc.block < n ? acc.block : n - j0;
-          simd::lanes(src.xr + j0, src.panel + j0 * kLanes, len, acc.acc, acc.seed, index, t, j0);
+          sum_lanes(j0, len, t);
           for (std::size_t l = 0; l < kLanes; ++l)
             s[l] = add_rounded(s[l], t[l], acc.outer, sr ? stream_bits(stream_key(acc.seed, index[l]), n + k) : 0);
         }
@@ -202,7 +244,7 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
         }
         return;
       }
-      simd::lanes(src.xr, src.panel, n, acc.acc, acc.seed, index, s);
+      sum_lanes(0, n, s);
     }
 #endif
   } else {
@@ -257,10 +299,11 @@ void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>&
   const std::size_t batch = x.rows, out = w.rows, n = w.cols, L = detail::kLanes;
   if (batch == 0 || out == 0) return;
   const Accumulation acc = make_accumulation(o);
-  const Path path = usable_path<T>(force_path ? *force_path : choose_path<T>(o), o);
+  const Path chosen = usable_path<T>(force_path ? *force_path : choose_path<T>(o), o);
 
   const std::vector<T> xs = detail::contiguous_rows(x);
   const std::vector<T> panels = detail::pack_panels(w);
+  const Path path = data_path(chosen, xs.data(), xs.size(), panels.data(), panels.size());
   std::vector<double> b(bias.data ? out : 0);
   for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<double>(bias[i]);
 
@@ -297,8 +340,8 @@ void matmul_entries(const MatrixView<T>& x, const MatrixView<T>& w, const Vector
   const std::size_t out = w.rows, n = w.cols, L = detail::kLanes;
   if (count == 0) return;
   const Accumulation acc = make_accumulation(o);
-  const Path path = usable_path<T>(choose_path<T>(o), o);
   const std::vector<T> xs = detail::contiguous_rows(x), ws = detail::contiguous_rows(w);
+  const Path path = data_path(usable_path<T>(choose_path<T>(o), o), xs.data(), xs.size(), ws.data(), ws.size());
   // Groups of up to kLanes consecutive entries of one input row r share x[r]: their W rows
   // are packed into a panel (O(kLanes n) copies for O(kLanes n) rounded additions) and run
   // by the same lane kernels as matmul, so the bits are the same.

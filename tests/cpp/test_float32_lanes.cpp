@@ -1,0 +1,151 @@
+// The binary32-container lane kernel against the exact scalar step, on every
+// instruction set this CPU has, and the proof that decides when it may run.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "check.hpp"
+#include "reference.hpp"
+#include <mpcore/mpcore.hpp>
+
+using namespace mpcore;
+
+static bool same(double a, double b) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  return a == b && std::signbit(a) == std::signbit(b);
+}
+
+// Whether v has at most `bits` significant bits and a normal binary32 exponent.
+static bool fits(double v, int bits) {
+  if (v == 0) return true;
+  const double a = std::fabs(v);
+  if (!(a >= std::ldexp(1.0, -126) && a < std::ldexp(1.0, 127))) return false;
+  int e;
+  std::frexp(a, &e);
+  const double scaled = std::ldexp(a, bits - e);
+  return scaled == std::floor(scaled);
+}
+
+// Lane l adds p[l] to s[l] (s[l] a value of the format): terms s*1 and p*1, from zero.
+static long run_pairs(const Format& f, Rounding mode, const std::vector<float>& s, const std::vector<float>& p) {
+  const Rounder R = make_rounder(f, mode);
+  const std::size_t L = cpu::simd::kWidth;
+  const float ones[2] = {1.0f, 1.0f};
+  std::vector<float> panel(2 * L);
+  double out[L];
+  long mismatches = 0;
+  for (std::size_t k0 = 0; k0 < s.size(); k0 += L) {
+    for (std::size_t l = 0; l < L; ++l) {
+      const std::size_t k = k0 + l < s.size() ? k0 + l : s.size() - 1;
+      panel[l] = s[k];
+      panel[L + l] = p[k];
+    }
+    cpu::simd::lanes32(ones, panel.data(), 2, R, out);
+    for (std::size_t l = 0; l < L && k0 + l < s.size(); ++l) {
+      const double want = add_rounded(add_rounded(0.0, panel[l], R, 0), panel[L + l], R, 0);
+      const bool ok = same(out[l], want);
+      mismatches += !ok;
+      CHECK(ok, "p=%d emin=%d mode %d: %.9g + %.9g gave %.17g, want %.17g", f.precision, f.emin, int(mode),
+            panel[l], panel[L + l], out[l], want);
+    }
+  }
+  return mismatches;
+}
+
+// (s, p) pairs that reach every case: all values of small formats, cancellation down to
+// the subnormal range and below q, exact ties, overflow.
+static void pairs_for(const Format& f, std::mt19937_64& gen, std::vector<float>& s, std::vector<float>& p) {
+  std::vector<double> grid = ref::values(f);  // nonnegative finite values
+  if (grid.size() > 4096) {
+    std::shuffle(grid.begin(), grid.end(), gen);
+    grid.resize(4096);
+    grid.push_back(0.0);
+    grid.push_back(f.max_finite);
+    grid.push_back(std::ldexp(1.0, f.emin));
+  }
+  std::uniform_int_distribution<int> bits_d(1, 23 - 0), shift_d(-30, 4);
+  std::uniform_real_distribution<double> U(-1.0, 1.0);
+  const double q = std::ldexp(1.0, f.emin - f.precision + 1);
+  auto push = [&](double a, double b) {
+    if (fits(a, f.precision) && fits(b, 23) && std::fabs(a) <= f.max_finite) {
+      s.push_back(static_cast<float>(a));
+      p.push_back(static_cast<float>(b));
+    }
+  };
+  for (double g : grid)
+    for (double sv : {g, -g}) {
+      const double spacing = sv == 0 ? q : std::ldexp(1.0, std::ilogb(sv) - f.precision + 1);
+      for (std::size_t t = 0; t < std::max<std::size_t>(6, 40000 / grid.size()); ++t) {
+        // A term with a few random bits at a random scale relative to s.
+        const int b = bits_d(gen);
+        double term = std::ldexp(std::round(U(gen) * std::ldexp(1.0, b)), shift_d(gen) - b);
+        term *= sv == 0 ? std::ldexp(q, 20) : std::fabs(sv);
+        push(sv, std::ldexp(std::round(std::ldexp(term, 40)), -40) == term ? term : 0.0);
+        // Cancellation: s + p lands a few spacings (or fractions of q) from zero.
+        push(sv, -sv + std::ldexp(std::round(U(gen) * 64), -4) * q);
+        // Exact ties and near-ties: s + p at a midpoint of the grid, or just off it.
+        const double mid = sv + spacing * (0.5 + std::round(U(gen) * 3));
+        push(sv, mid - sv);
+        push(sv, mid - sv + spacing * std::ldexp(1.0, -12));
+        push(sv, mid - sv - spacing * std::ldexp(1.0, -12));
+      }
+      push(sv, f.max_finite);  // overflow (or not, for negative s)
+    }
+}
+
+static void kernel_matches_scalar_steps() {
+  const Rounding modes[] = {Rounding::NearestEven, Rounding::NearestAway, Rounding::TowardZero, Rounding::Upward,
+                            Rounding::ToOdd};
+  std::mt19937_64 gen(5);
+  for (const auto& nf : formats::all) {
+    if (!cpu::simd::supports_float32(make_rounder(nf.format, Rounding::NearestEven))) continue;
+    std::vector<float> s, p;
+    pairs_for(nf.format, gen, s, p);
+    std::printf("%s: %zu pairs\n", nf.name, s.size());
+    CHECK(s.size() > 5000, "%s: only %zu pairs", nf.name, s.size());
+    for (Rounding mode : modes) {
+      const long bad = run_pairs(nf.format, mode, s, p);
+      if (bad) std::fprintf(stderr, "%s mode %d (%s): %ld of %zu pairs differ\n", nf.name, int(mode),
+                            cpu::name_of(cpu::active_isa()), bad, s.size());
+    }
+  }
+}
+
+static void proof_boundaries() {
+  using cpu::digest;
+  using cpu::products_exact_in_float32;
+  auto d = [](std::vector<float> v) { return digest(v.data(), v.size()); };
+  const float twelve = 1.0f + std::ldexp(1.0f, -11), thirteen = 1.0f + std::ldexp(1.0f, -12);
+  CHECK(products_exact_in_float32(d({twelve, 0.0f}), d({twelve, -2.0f})), "12 + 12 bits");
+  CHECK(!products_exact_in_float32(d({twelve}), d({thirteen})), "12 + 13 bits");
+  CHECK(products_exact_in_float32(d({0.0f, -0.0f}), d({0.1f})), "zeros times anything");
+  CHECK(products_exact_in_float32(d({std::ldexp(1.0f, -63)}), d({std::ldexp(1.0f, -63)})), "2^-126");
+  CHECK(!products_exact_in_float32(d({std::ldexp(1.0f, -64)}), d({std::ldexp(1.0f, -63)})), "2^-127");
+  CHECK(products_exact_in_float32(d({std::ldexp(1.5f, 62)}), d({std::ldexp(1.5f, 63)})), "below 2^127");
+  CHECK(!products_exact_in_float32(d({std::ldexp(1.0f, 64)}), d({std::ldexp(1.0f, 63)})), "2^127");
+  CHECK(!products_exact_in_float32(d({1.0f, std::ldexp(1.0f, -140)}), d({1.0f})), "subnormal input");
+  CHECK(!products_exact_in_float32(d({1.0f, INFINITY}), d({1.0f})), "infinite input");
+  CHECK(!products_exact_in_float32(d({1.0f}), d({NAN})), "NaN input");
+  // The digest of a long array (the vectorised loop) equals that of its pieces.
+  std::vector<float> v(1003);
+  std::mt19937 gen(1);
+  std::normal_distribution<float> N;
+  for (auto& x : v) x = std::ldexp(std::round(N(gen) * 64), -9);
+  v[500] = 1.0f + std::ldexp(1.0f, -20);
+  const auto all = d(v);
+  CHECK(all.bits() == 21 && all.min_field > 0 && !all.unsupported, "digest bits %d", all.bits());
+}
+
+int main() {
+  proof_boundaries();
+  const cpu::Isa best = cpu::detected_isa();
+  for (cpu::Isa isa : {cpu::Isa::Portable, cpu::Isa::Avx2, cpu::Isa::Avx512}) {
+    if (static_cast<int>(isa) > static_cast<int>(best)) continue;
+    cpu::set_isa(isa);
+    kernel_matches_scalar_steps();
+  }
+  cpu::set_isa(best);
+  return report("test_float32_lanes");
+}
