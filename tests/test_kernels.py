@@ -149,8 +149,9 @@ def test_float32_container_lanes_equal_generic(isa, acc, rng):
             generic = run(x, w, b, acc, mode, path="generic")
             assert np.array_equal(run(x, w, b, acc, mode, path="lanes32"), generic, equal_nan=True), (acc, mode)
             assert np.array_equal(run(x, w, b, acc, mode), generic, equal_nan=True), (acc, mode)
-            blocked = run(x, w, b, acc, mode, order="blocked", block=16, path="generic")
-            assert np.array_equal(run(x, w, b, acc, mode, order="blocked", block=16), blocked, equal_nan=True)
+            for order in ("blocked", "pairwise"):
+                want = run(x, w, b, acc, mode, order=order, block=16, path="generic")
+                assert np.array_equal(run(x, w, b, acc, mode, order=order, block=16), want, equal_nan=True), order
     finally:
         _core.set_simd_isa(previous)
 
@@ -186,3 +187,30 @@ def test_float32_container_only_where_products_are_exact(rng):
     # Forcing the binary32 container on data it cannot hold falls back to the exact kernels.
     for data in (w13, tiny):
         assert np.array_equal(run(x, data, None, "fp16", path="lanes32"), run(x, data, None, "fp16", path="generic"))
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
+@pytest.mark.parametrize("acc", ["fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "tf32", "fp32"])
+def test_pairwise_order_in_the_lanes_equals_generic(isa, acc, rng):
+    if isa not in available_isas():
+        pytest.skip(f"this CPU has no {isa}")
+    f = mpcore.formats.get(acc)
+    x = (rng.standard_normal((3, 77)) * (0.3 if f.max_finite < 1000 else 1)).astype(np.float32)
+    w = rng.standard_normal((35, 77)).astype(np.float32)
+    b = rng.standard_normal(35).astype(np.float32)
+    x[0, :9] = 0  # zero leaves and zero subtrees
+    x[1, 5] = 1e-30  # a leaf below the smallest subnormal
+    w[3, :40] = 3e4  # overflow inside the tree
+    previous = _core.simd_isa()
+    _core.set_simd_isa(isa)
+    try:
+        for inputs in ("float32", "stored"):
+            xs, ws = (x, w) if inputs == "float32" else (mpcore.round(x, "bf16").astype(np.float32),
+                                                         mpcore.round(w, "bf16").astype(np.float32))
+            for n in (77, 64, 1):  # uneven tree, full tree, one leaf
+                for mode in DETERMINISTIC_MODES + ("sr",):
+                    want = run(xs[:, :n], ws[:, :n], b, acc, mode, order="pairwise", path="generic")
+                    got = run(xs[:, :n], ws[:, :n], b, acc, mode, order="pairwise")
+                    assert np.array_equal(got, want, equal_nan=True), (inputs, n, mode)
+    finally:
+        _core.set_simd_isa(previous)

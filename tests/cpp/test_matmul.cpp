@@ -14,7 +14,8 @@ static bool same_bits(double a, double b) {
 }
 
 template <class T>
-static void paths_agree(const Format& acc, Rounding mode, std::size_t batch, std::size_t in, std::size_t out) {
+static void paths_agree(const Format& acc, Rounding mode, std::size_t batch, std::size_t in, std::size_t out,
+                        Order order = Order::Sequential) {
   std::mt19937_64 gen(batch * 131 + in * 7 + out);
   std::normal_distribution<double> N(0.0, 1.0);
   std::vector<T> x(batch * in), w(out * in), b(out);
@@ -25,6 +26,7 @@ static void paths_agree(const Format& acc, Rounding mode, std::size_t batch, std
   o.acc = acc;
   o.rounding = mode;
   o.seed = 42;
+  o.order = order;
   std::vector<double> lanes(batch * out), generic(batch * out), threaded(batch * out);
   const cpu::Path natural = cpu::choose_path<T>(o), sim = cpu::Path::SimulatedLanes, gen_path = cpu::Path::Generic;
   o.threads = 1;
@@ -36,13 +38,13 @@ static void paths_agree(const Format& acc, Rounding mode, std::size_t batch, std
   cpu::matmul(row_major(x.data(), batch, in), row_major(w.data(), out, in), VectorView<T>{b.data(), out, 1},
               threaded.data(), o, &sim);
   for (std::size_t k = 0; k < lanes.size(); ++k) {
-    CHECK(same_bits(lanes[k], generic[k]), "p=%d mode %d k=%zu natural %.17g generic %.17g", acc.precision,
-          int(mode), k, lanes[k], generic[k]);
+    CHECK(same_bits(lanes[k], generic[k]), "p=%d mode %d order %d k=%zu natural %.17g generic %.17g", acc.precision,
+          int(mode), int(order), k, lanes[k], generic[k]);
     CHECK(same_bits(threaded[k], generic[k]), "p=%d mode %d k=%zu threaded %.17g generic %.17g", acc.precision,
           int(mode), k, threaded[k], generic[k]);
   }
   // The dot entry point is the generic path for output 0.
-  if (mode == Rounding::NearestEven) {
+  if (mode == Rounding::NearestEven && order == Order::Sequential) {
     MatmulOptions d;
     d.acc = acc;
     const double v = dot(w.data(), x.data(), in, d, b.data());
@@ -57,6 +59,8 @@ int main() {
     for (Rounding m : modes) {
       paths_agree<float>(nf.format, m, 5, 37, 19);
       paths_agree<double>(nf.format, m, 3, 64, 9);
+      paths_agree<float>(nf.format, m, 5, 37, 19, Order::Pairwise);
+      paths_agree<double>(nf.format, m, 3, 64, 9, Order::Pairwise);
     }
   // The simplest entry point.
   const float w[] = {1.0f, 1.0f, 1.0f}, x[] = {1.0f, 1.0f / 4096, 1.0f / 4096};

@@ -20,6 +20,7 @@
 #include "float32_exact.hpp"
 #include "simd.hpp"
 #include "simd_float32.hpp"
+#include "simd_pairwise.hpp"
 #endif
 
 namespace mpcore {
@@ -148,8 +149,8 @@ bool float32_lanes_support(const MatmulOptions& o) {
 template <class T>
 Path usable_path(Path p, const MatmulOptions& o) {
 #if !defined(__CUDACC__)
-  // Blocked order runs in the vector lanes (block by block); pairwise uses the generic code.
-  if (o.order == Order::Blocked) {
+  // Blocked and pairwise orders run in the vector lanes too (not natively).
+  if (o.order != Order::Sequential) {
     if (p == Path::Generic || !simd::supports(o.acc)) return Path::Generic;
     return p == Path::Float32Lanes && float32_lanes_support<T>(o) ? p : Path::SimulatedLanes;
   }
@@ -167,8 +168,7 @@ Path usable_path(Path p, const MatmulOptions& o) {
 // SimulatedLanes: see data_path).
 template <class T>
 Path choose_path(const MatmulOptions& o) {
-  if (o.order == Order::Blocked) return usable_path<T>(Path::Float32Lanes, o);
-  if (o.order != Order::Sequential) return Path::Generic;
+  if (o.order != Order::Sequential) return usable_path<T>(Path::Float32Lanes, o);
   if (o.rounding == Rounding::NearestEven && o.acc == formats::fp64) return Path::NativeFp64;
   if (o.rounding == Rounding::NearestEven && o.acc == formats::fp32 && sizeof(T) == sizeof(float))
     return Path::NativeFp32;
@@ -192,7 +192,7 @@ Path data_path(Path p, const T* x, std::size_t x_size, const T* w, std::size_t w
 
 namespace detail {
 
-// kLanes sequential-order outputs, then the bias: out[l] for lanes [0, lanes).
+// kLanes outputs in acc's order, then the bias: out[l] for lanes [0, lanes).
 template <class T, class Source>
 void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& acc, const std::uint64_t* index,
                const double* bias, std::size_t lanes, double* out) {
@@ -225,7 +225,12 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
         }
         simd::lanes(src.xr + j0, src.panel + j0 * kLanes, len, acc.acc, acc.seed, index, t, j0);
       };
-      if (acc.order == Order::Blocked) {
+      if (acc.order == Order::Pairwise) {
+        if constexpr (std::is_same_v<T, float>) {
+          if (path == Path::Float32Lanes) simd::pairwise_lanes32(src.xr, src.panel, n, acc, index, s);
+        }
+        if (path != Path::Float32Lanes) simd::pairwise_lanes(src.xr, src.panel, n, acc, index, s);
+      } else if (acc.order == Order::Blocked) {
         // Each block summed from zero in the lanes, then added into the outer accumulator.
         const bool sr = acc.acc.mode == Rounding::Stochastic;
         double t[kLanes];
@@ -243,8 +248,9 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
           out[l] = v;
         }
         return;
+      } else {
+        sum_lanes(0, n, s);
       }
-      sum_lanes(0, n, s);
     }
 #endif
   } else {
@@ -260,9 +266,10 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
     }
   }
   const bool sr = acc.acc.mode == Rounding::Stochastic;
+  const std::uint64_t bias_step = acc.order == Order::Pairwise ? 2 * n : n;  // accumulate()'s numbering
   for (std::size_t l = 0; l < lanes; ++l) {
     double v = s[l];
-    if (bias) v = add_rounded(v, bias[l], acc.acc, sr ? stream_bits(stream_key(acc.seed, index[l]), n) : 0);
+    if (bias) v = add_rounded(v, bias[l], acc.acc, sr ? stream_bits(stream_key(acc.seed, index[l]), bias_step) : 0);
     out[l] = v;
   }
 }

@@ -104,6 +104,98 @@ __attribute__((always_inline)) inline void mix64v(U& z) {
   z = z ^ (z >> 31);
 }
 
+// The format's grid in binary64 bit terms, computed once per call.
+struct Float64Grid {
+  std::int64_t shift;        // binary64 significand bits dropped in the normal range: 53 - p
+  std::int64_t nbits;        // stochastic rounding: random bits per decision
+  std::int64_t emin_field;   // binary64 exponent field of 2^emin
+  std::int64_t min_bits;     // below: no subnormals to round to (0 if the format has them)
+  std::int64_t max_bits;     // bits of max_finite
+};
+
+inline Float64Grid float64_grid(const Rounder& R) {
+  Float64Grid k;
+  k.shift = R.normal_shift;
+  k.nbits = R.sr_bits;
+  k.emin_field = R.emin + 1023;
+  k.min_bits = R.subnormals ? 0 : k.emin_field << 52;
+  k.max_bits = static_cast<std::int64_t>(R.max_bits);
+  return k;
+}
+
+// The nbits random bits of stochastic-rounding step `step` of each lane's stream.
+template <int W>
+__attribute__((always_inline)) inline void random_bits(const typename V<W>::u& key, std::uint64_t step, int nbits,
+                                                       typename V<W>::u& out) {
+  out = key + (step + 1) * kGolden;
+  mix64v(out);
+  out >>= 64 - nbits;
+}
+
+// sum = round(a + b) in every lane (sum may be a or b), with the branch-free common case
+// of rounding.hpp's add_rounded_normal extended to the subnormal range; marks in
+// `special` the lanes the exact scalar add_rounded must redo (zero with a sign rule,
+// overflow, inf/NaN, stochastic rounding that needs bits of lo). rnd: the random bits
+// (stochastic rounding only). Exact: the caller knows a + b is exact in binary64, so lo = 0.
+template <Rounding Mode, int W, bool Exact = false>
+__attribute__((always_inline)) inline void add64(const typename V<W>::d& a, const typename V<W>::d& b,
+                                                 const typename V<W>::u& rnd, const Float64Grid& k,
+                                                 typename V<W>::i& special, typename V<W>::d& sum) {
+  typedef typename V<W>::d vd;
+  typedef typename V<W>::u vu;
+  typedef typename V<W>::i vi;
+  // Magnitudes stay below 2^63, so signed compares (which AVX2 has) are exact.
+  const vd hi = a + b;
+  vd lo = vd{};
+  if constexpr (!Exact) {
+    const vd back = hi - a;
+    lo = (a - (hi - back)) + (b - back);
+  }
+  const vu hb = (vu)hi, lb = (vu)lo;
+  const vu sign = hb & 0x8000000000000000ull;
+  const vi sticky = (vi)(lb << 1) != 0;  // lo != 0, as an integer compare
+  const vu m = (hb ^ sign) - ((vu)sticky & ((hb ^ lb) >> 63));
+  // Bits to drop: the normal shift, plus the distance below 2^emin in the subnormal range.
+  const vi below = k.emin_field - (vi)(m >> 52);
+  const vi dd_raw = k.shift + (below & (below > 0));
+  const vi dd = dd_raw - ((dd_raw - 52) & (dd_raw > 52));  // min(dd_raw, 52): shifts stay defined
+  const vu one = vu{} + 1;
+  const vu mask = (one << (vu)dd) - 1, half = one << (vu)(dd - 1);
+  const vu rem = m & mask, base = m - rem;
+  const vi srem = (vi)rem, shalf = (vi)half;
+  const vi rem_eq = srem == shalf;
+  const vi above = (srem > shalf) | (rem_eq & sticky);
+  const vi odd = -(vi)((m >> (vu)dd) & 1);
+  vi up;
+  if constexpr (Mode == Rounding::NearestEven) {
+    up = above | (rem_eq & ~sticky & odd);
+  } else if constexpr (Mode == Rounding::NearestAway) {
+    up = above | (rem_eq & ~sticky);
+  } else if constexpr (Mode == Rounding::TowardZero) {
+    up = vi{};
+  } else if constexpr (Mode == Rounding::Upward) {
+    up = ((srem != 0) | sticky) & ((vi)sign == 0);
+  } else if constexpr (Mode == Rounding::Downward) {
+    up = ((srem != 0) | sticky) & ((vi)sign != 0);
+  } else if constexpr (Mode == Rounding::ToOdd) {
+    up = ((srem != 0) | sticky) & ~odd;
+  } else {
+    const vi right = dd - k.nbits, left = k.nbits - dd;
+    const vu frac = (rem >> (vu)(right & (right > 0))) << (vu)(left & (left > 0));
+    up = (vi)rnd < (vi)frac;  // both below 2^52
+    special |= sticky & (dd < k.nbits);
+  }
+  const vu res = base + ((vu)up & (one << (vu)dd));
+  // The vector path keeps the leading bit in place: d <= 51 (else the candidates are 0
+  // and 2^Q), a finite result, subnormals only if the format has them. An exact zero
+  // sum (m = 0, no lo) comes out as hi's zero, which is right except for the sign rule
+  // of rounding downward; a nonzero sum below 2^-1074 (m = 0 with lo) is special.
+  const vi zero = (vi)m == 0;
+  special |= (((dd_raw > 51) | ((vi)m < k.min_bits)) & ~zero) | ((vi)res > k.max_bits) | (zero & sticky);
+  if constexpr (Mode == Rounding::Downward) special |= zero;
+  sum = (vd)(res | sign);
+}
+
 // kWidth outputs: out[l] = the sequential accumulation of panel[j*kWidth + l] * xr[j], j < n.
 // step0: the stochastic-rounding step number of term 0 (a block of a longer sum starts later).
 template <Rounding Mode, int W, class T>
@@ -114,11 +206,7 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
   typedef typename V<W>::u vu;
   typedef typename V<W>::i vi;
   constexpr int G = static_cast<int>(kWidth) / W;
-  const int d = R.normal_shift, nbits = R.sr_bits;
-  // Magnitudes stay below 2^63, so signed compares (which AVX2 has) are exact.
-  const std::int64_t semin_field = R.emin + 1023;
-  const std::int64_t smin = R.subnormals ? 0 : semin_field << 52;  // below: no subnormals to round to
-  const std::int64_t smax = static_cast<std::int64_t>(R.max_bits);
+  const Float64Grid k = float64_grid(R);
   vu key[G];
   vd s[G];
   for (int g = 0; g < G; ++g) {
@@ -142,55 +230,9 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
         vd p;
         load<W>(panel + j * kWidth + g * W, p);
         p *= xj;
-        const vd hi = s[g] + p;
-        const vd back = hi - s[g];
-        const vd lo = (s[g] - (hi - back)) + (p - back);
-        const vu hb = (vu)hi, lb = (vu)lo;
-        const vu sign = hb & 0x8000000000000000ull;
-        const vi sticky = (vi)(lb << 1) != 0;  // lo != 0, as an integer compare
-        const vu m = (hb ^ sign) - ((vu)sticky & ((hb ^ lb) >> 63));
-        // Bits to drop: normal_shift, plus the distance below 2^emin in the subnormal range.
-        const vi below = semin_field - (vi)(m >> 52);
-        const vi dd_raw = d + (below & (below > 0));
-        const vi dd = dd_raw - ((dd_raw - 52) & (dd_raw > 52));  // min(dd_raw, 52): shifts stay defined
-        const vu one = vu{} + 1;
-        const vu mask = (one << (vu)dd) - 1, half = one << (vu)(dd - 1);
-        const vu rem = m & mask, base = m - rem;
-        const vi srem = (vi)rem, shalf = (vi)half;
-        const vi rem_eq = srem == shalf;
-        const vi above = (srem > shalf) | (rem_eq & sticky);
-        const vi odd = -(vi)((m >> (vu)dd) & 1);
-        vi up;
-        if constexpr (Mode == Rounding::NearestEven) {
-          up = above | (rem_eq & ~sticky & odd);
-        } else if constexpr (Mode == Rounding::NearestAway) {
-          up = above | (rem_eq & ~sticky);
-        } else if constexpr (Mode == Rounding::TowardZero) {
-          up = vi{};
-        } else if constexpr (Mode == Rounding::Upward) {
-          up = ((srem != 0) | sticky) & ((vi)sign == 0);
-        } else if constexpr (Mode == Rounding::Downward) {
-          up = ((srem != 0) | sticky) & ((vi)sign != 0);
-        } else if constexpr (Mode == Rounding::ToOdd) {
-          up = ((srem != 0) | sticky) & ~odd;
-        } else {
-          const vi right = dd - nbits, left = nbits - dd;
-          const vu frac = (rem >> (vu)(right & (right > 0))) << (vu)(left & (left > 0));
-          vu rnd = key[g] + (j + step0 + 1) * kGolden;
-          mix64v(rnd);
-          rnd >>= 64 - nbits;
-          up = (vi)rnd < (vi)frac;  // both below 2^52
-          special[g] |= sticky & (dd < nbits);
-        }
-        const vu res = base + ((vu)up & (one << (vu)dd));
-        // The vector path keeps the leading bit in place: d <= 51 (else the candidates are 0
-        // and 2^Q), a finite result, subnormals only if the format has them. An exact zero
-        // sum (m = 0, no lo) comes out as hi's zero, which is right except for the sign rule
-        // of rounding downward; a nonzero sum below 2^-1074 (m = 0 with lo) is special.
-        const vi zero = (vi)m == 0;
-        special[g] |= (((dd_raw > 51) | ((vi)m < smin)) & ~zero) | ((vi)res > smax) | (zero & sticky);
-        if constexpr (Mode == Rounding::Downward) special[g] |= zero;
-        s[g] = (vd)(res | sign);
+        vu rnd = vu{};
+        if constexpr (Mode == Rounding::Stochastic) random_bits<W>(key[g], j + step0, k.nbits, rnd);
+        add64<Mode, W>(s[g], p, rnd, k, special[g], s[g]);
       }
     }
     vi any = special[0];

@@ -85,8 +85,9 @@ inline Float32Grid float32_grid(const Rounder& R) {
 
 // sum = round(a + b) in every lane (sum may be a or b); marks in `special` the lanes
 // whose result the exact binary64 path must give instead (overflow, non-finite).
+// Exact: the caller knows a + b is exact in binary32 (a leaf 0 + p), so lo = 0.
 // Vectors go by reference: by value they would change the ABI across target boundaries.
-template <Rounding Mode, int W>
+template <Rounding Mode, int W, bool Exact = false>
 __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, const typename V32<W>::f& b,
                                                  const Float32Grid& k, typename V32<W>::i& special,
                                                  typename V32<W>::f& sum) {
@@ -94,8 +95,11 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   typedef typename V32<W>::u vu;
   typedef typename V32<W>::i vi;
   const vf hi = a + b;
-  const vf back = hi - a;
-  const vf lo = (a - (hi - back)) + (b - back);
+  vf lo = vf{};
+  if constexpr (!Exact) {
+    const vf back = hi - a;
+    lo = (a - (hi - back)) + (b - back);
+  }
   const vu hb = (vu)hi;
   const vi opposite = (vi)(hb ^ (vu)lo) >> 31;  // -1 where lo's sign differs from hi's
   if constexpr (Mode == Rounding::NearestEven) {

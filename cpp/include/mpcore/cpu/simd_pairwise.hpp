@@ -1,0 +1,241 @@
+// The pairwise order (accumulator.hpp) in the vector lanes, in a binary64 or binary32
+// container. Every lane's tree has the same shape (it depends on n only: after leaf j
+// come as many merges as j has trailing one bits), so the lanes stay in step; each
+// leaf is round(0 + p_j), each merge round(left + right), with the stochastic-rounding
+// step numbers of accumulator.hpp. A lane that met a special case anywhere in its tree
+// has that step redone by the scalar add_rounded (each node is a function of its two
+// children and its step number only), so the bits are the definition's.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "../accumulator.hpp"
+#include "simd.hpp"
+#include "simd_float32.hpp"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+namespace mpcore::cpu::simd {
+
+// Binary64 lanes for any input type.
+template <Rounding Mode, int W, class T>
+struct Container64 {
+  typedef typename V<W>::d vec;
+  typedef typename V<W>::i mark;
+  typedef double scalar;
+  static constexpr int width = W, G = static_cast<int>(kWidth) / W;
+  static constexpr Rounding mode = Mode;
+  Float64Grid k;
+  typename V<W>::u key[G];
+
+  Container64(const Rounder& R, std::uint64_t seed, const std::uint64_t* index) : k(float64_grid(R)) {
+    for (int g = 0; g < G; ++g)
+      for (int l = 0; l < W; ++l) key[g][l] = Mode == Rounding::Stochastic ? stream_key(seed, index[g * W + l]) : 0;
+  }
+  __attribute__((always_inline)) void product(const T* xr, const T* panel, std::size_t j, int g, vec& p) const {
+    load<W>(panel + j * kWidth + g * W, p);
+    p *= static_cast<double>(xr[j]);
+  }
+  template <bool Exact>
+  __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t step, int g, mark& special,
+                                          vec& sum) const {
+    typename V<W>::u rnd = typename V<W>::u{};
+    if constexpr (Mode == Rounding::Stochastic) random_bits<W>(key[g], step, static_cast<int>(k.nbits), rnd);
+    add64<Mode, W, Exact>(a, b, rnd, k, special, sum);
+  }
+  // The random bits of a step of lane l of group g (stochastic rounding only).
+  std::uint64_t bits(int g, int l, std::uint64_t step) const {
+    return Mode == Rounding::Stochastic ? stream_bits(key[g][l], step) : 0;
+  }
+};
+
+// Binary32 lanes: float inputs with products exact in binary32, supports_float32 modes.
+template <Rounding Mode, int W>
+struct Container32 {
+  typedef typename V32<W>::f vec;
+  typedef typename V32<W>::i mark;
+  typedef float scalar;  // exact scalar results (values of the format, inf, NaN) are binary32 numbers
+  static constexpr int width = W, G = static_cast<int>(kWidth) / W;
+  static constexpr Rounding mode = Mode;
+  Float32Grid k;
+
+  Container32(const Rounder& R, std::uint64_t, const std::uint64_t*) : k(float32_grid(R)) {}
+  __attribute__((always_inline)) void product(const float* xr, const float* panel, std::size_t j, int g, vec& p) const {
+    std::memcpy(&p, panel + j * kWidth + g * W, sizeof p);
+    p *= xr[j];
+  }
+  template <bool Exact>
+  __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t, int, mark& special,
+                                          vec& sum) const {
+    add32<Mode, W, Exact>(a, b, k, special, sum);
+  }
+  std::uint64_t bits(int, int, std::uint64_t) const { return 0; }
+};
+
+// kWidth outputs: out[l] = the pairwise accumulation of panel[j*kWidth + l] * xr[j], j < n
+// (no bias), exactly as accumulate() with Order::Pairwise gives it.
+template <class C, class T>
+__attribute__((always_inline)) inline void pairwise_body(const T* xr, const T* panel, std::size_t n,
+                                                         const Accumulation& A, const std::uint64_t* index,
+                                                         double* out) {
+  typedef typename C::vec vec;
+  constexpr int G = C::G;
+  const C c(A.acc, A.seed, index);
+  Rounder R = A.acc;
+  R.mode = C::mode;
+  // Marks are per lane position, shared by the groups, and checked once per leaf: a
+  // marked position is redone in every group by the exact scalar steps.
+  auto any = [](const typename C::mark& m) {
+    bool some = false;
+    for (int l = 0; l < C::width; ++l) some |= m[l] != 0;
+    return some;
+  };
+  vec stack[64][G];  // stack[t]: the sum of a run of leaves, run lengths decreasing powers of two
+  int top = 0;
+  std::uint64_t node = 0;
+  const vec zero{};
+  for (std::size_t j = 0; j < n; ++j) {
+    typename C::mark special{};
+    int merges = 0;
+    for (std::size_t t = j + 1; (t & 1) == 0; t >>= 1) ++merges;  // after leaf j: merge equal runs
+    vec v[G];
+    for (int g = 0; g < G; ++g) {
+      vec p;
+      c.product(xr, panel, j, g, p);
+      c.template add<true>(zero, p, j, g, special, v[g]);  // exact products: 0 + p is exact
+    }
+    for (int t = 0; t < merges; ++t) {  // groups inside: independent chains side by side
+      const vec* left = stack[top - 1 - t];
+      for (int g = 0; g < G; ++g) c.template add<false>(left[g], v[g], n + node + t, g, special, v[g]);
+    }
+    if (any(special)) {  // rare: the whole step again, exactly, for the marked positions
+      for (int g = 0; g < G; ++g)
+        for (int l = 0; l < C::width; ++l) {
+          if (!special[l]) continue;
+          const std::size_t lane = static_cast<std::size_t>(g * C::width + l);
+          double u = add_rounded(0.0, static_cast<double>(panel[j * kWidth + lane]) * static_cast<double>(xr[j]), R,
+                                 c.bits(g, l, j));
+          for (int t = 0; t < merges; ++t) u = add_rounded(stack[top - 1 - t][g][l], u, R, c.bits(g, l, n + node + t));
+          v[g][l] = static_cast<typename C::scalar>(u);
+        }
+    }
+    node += static_cast<std::uint64_t>(merges);
+    top -= merges;
+    for (int g = 0; g < G; ++g) stack[top][g] = v[g];
+    ++top;
+  }
+  vec s[G];
+  for (int g = 0; g < G; ++g) s[g] = top > 0 ? stack[top - 1][g] : zero;
+  for (int t = top - 2; t >= 0; --t, ++node) {
+    typename C::mark special{};
+    vec next[G];
+    for (int g = 0; g < G; ++g) c.template add<false>(stack[t][g], s[g], n + node, g, special, next[g]);
+    if (any(special))
+      for (int g = 0; g < G; ++g)
+        for (int l = 0; l < C::width; ++l)
+          if (special[l])
+            next[g][l] =
+                static_cast<typename C::scalar>(add_rounded(stack[t][g][l], s[g][l], R, c.bits(g, l, n + node)));
+    for (int g = 0; g < G; ++g) s[g] = next[g];
+  }
+  for (std::size_t lane = 0; lane < kWidth; ++lane) out[lane] = s[lane / C::width][lane % C::width];
+}
+
+#define MPCORE_PAIRWISE_CLONES(SUFFIX, W, W32, ATTR)                                                       \
+  template <Rounding Mode, class T>                                                                        \
+  ATTR void pairwise64_##SUFFIX(const T* xr, const T* panel, std::size_t n, const Accumulation& A,         \
+                                const std::uint64_t* index, double* out) {                                 \
+    pairwise_body<Container64<Mode, W, T>>(xr, panel, n, A, index, out);                                   \
+  }                                                                                                        \
+  template <Rounding Mode>                                                                                 \
+  ATTR void pairwise32_##SUFFIX(const float* xr, const float* panel, std::size_t n, const Accumulation& A, \
+                                const std::uint64_t* index, double* out) {                                 \
+    pairwise_body<Container32<Mode, W32>>(xr, panel, n, A, index, out);                                    \
+  }
+MPCORE_PAIRWISE_CLONES(portable, 2, 4, )
+#if defined(__x86_64__) && defined(__GNUC__)
+MPCORE_PAIRWISE_CLONES(avx2, 4, 8, __attribute__((target("avx2,fma"))))
+MPCORE_PAIRWISE_CLONES(avx512, 8, 16, __attribute__((target("avx512f,avx512dq"))))
+#endif
+#undef MPCORE_PAIRWISE_CLONES
+
+template <Rounding Mode, bool Container32Lanes, class T>
+void pairwise_mode(const T* xr, const T* panel, std::size_t n, const Accumulation& A, const std::uint64_t* index,
+                   double* out) {
+  if constexpr (Container32Lanes) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    switch (active_isa()) {
+      case Isa::Avx512:
+        return pairwise32_avx512<Mode>(xr, panel, n, A, index, out);
+      case Isa::Avx2:
+        return pairwise32_avx2<Mode>(xr, panel, n, A, index, out);
+      default:
+        break;
+    }
+#endif
+    pairwise32_portable<Mode>(xr, panel, n, A, index, out);
+  } else {
+#if defined(__x86_64__) && defined(__GNUC__)
+    switch (active_isa()) {
+      case Isa::Avx512:
+        return pairwise64_avx512<Mode, T>(xr, panel, n, A, index, out);
+      case Isa::Avx2:
+        return pairwise64_avx2<Mode, T>(xr, panel, n, A, index, out);
+      default:
+        break;
+    }
+#endif
+    pairwise64_portable<Mode, T>(xr, panel, n, A, index, out);
+  }
+}
+
+// kWidth pairwise sums (no bias) in binary64 lanes, for any rounding mode.
+template <class T>
+void pairwise_lanes(const T* xr, const T* panel, std::size_t n, const Accumulation& A, const std::uint64_t* index,
+                    double* out) {
+  switch (A.acc.mode) {
+    case Rounding::NearestEven:
+      return pairwise_mode<Rounding::NearestEven, false>(xr, panel, n, A, index, out);
+    case Rounding::NearestAway:
+      return pairwise_mode<Rounding::NearestAway, false>(xr, panel, n, A, index, out);
+    case Rounding::TowardZero:
+      return pairwise_mode<Rounding::TowardZero, false>(xr, panel, n, A, index, out);
+    case Rounding::Upward:
+      return pairwise_mode<Rounding::Upward, false>(xr, panel, n, A, index, out);
+    case Rounding::Downward:
+      return pairwise_mode<Rounding::Downward, false>(xr, panel, n, A, index, out);
+    case Rounding::ToOdd:
+      return pairwise_mode<Rounding::ToOdd, false>(xr, panel, n, A, index, out);
+    default:
+      return pairwise_mode<Rounding::Stochastic, false>(xr, panel, n, A, index, out);
+  }
+}
+
+// The same in binary32 lanes (supports_float32 modes; products exact in binary32).
+inline void pairwise_lanes32(const float* xr, const float* panel, std::size_t n, const Accumulation& A,
+                             const std::uint64_t* index, double* out) {
+  switch (A.acc.mode) {
+    case Rounding::NearestEven:
+      return pairwise_mode<Rounding::NearestEven, true>(xr, panel, n, A, index, out);
+    case Rounding::NearestAway:
+      return pairwise_mode<Rounding::NearestAway, true>(xr, panel, n, A, index, out);
+    case Rounding::TowardZero:
+      return pairwise_mode<Rounding::TowardZero, true>(xr, panel, n, A, index, out);
+    case Rounding::Upward:
+      return pairwise_mode<Rounding::Upward, true>(xr, panel, n, A, index, out);
+    default:
+      return pairwise_mode<Rounding::ToOdd, true>(xr, panel, n, A, index, out);
+  }
+}
+
+}  // namespace mpcore::cpu::simd
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
