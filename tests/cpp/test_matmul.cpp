@@ -15,7 +15,7 @@ static bool same_bits(double a, double b) {
 
 template <class T>
 static void paths_agree(const Format& acc, Rounding mode, std::size_t batch, std::size_t in, std::size_t out,
-                        Order order = Order::Sequential) {
+                        Order order = Order::Sequential, int sr_bits = kMaxStochasticBits) {
   std::mt19937_64 gen(batch * 131 + in * 7 + out);
   std::normal_distribution<double> N(0.0, 1.0);
   std::vector<T> x(batch * in), w(out * in), b(out);
@@ -27,6 +27,7 @@ static void paths_agree(const Format& acc, Rounding mode, std::size_t batch, std
   o.rounding = mode;
   o.seed = 42;
   o.order = order;
+  o.sr_bits = sr_bits;
   std::vector<double> lanes(batch * out), generic(batch * out), threaded(batch * out);
   const cpu::Path natural = cpu::choose_path<T>(o), sim = cpu::Path::SimulatedLanes, gen_path = cpu::Path::Generic;
   o.threads = 1;
@@ -62,6 +63,23 @@ int main() {
       paths_agree<float>(nf.format, m, 5, 37, 19, Order::Pairwise);
       paths_agree<double>(nf.format, m, 3, 64, 9, Order::Pairwise);
     }
+  // Stochastic rounding with fewer random bits than, as many as, and more than the
+  // remainder has (then the rest come from lo).
+  for (const auto& nf : formats::all)
+    for (int bits : {1, 7, 29, 45})
+      for (Order order : {Order::Sequential, Order::Pairwise}) {
+        paths_agree<float>(nf.format, Rounding::Stochastic, 4, 53, 33, order, bits);
+        paths_agree<double>(nf.format, Rounding::Stochastic, 2, 40, 33, order, bits);
+      }
+  // Wide custom formats: a remainder of 1 to 5 bits, so lo's bits decide most roundings.
+  for (int p : {48, 50, 52}) {
+    const Format wide{p, -1022, 1023, true, (2.0 - std::ldexp(1.0, 1 - p)) * std::ldexp(1.0, 1023), Overflow::Inf, 64};
+    for (int bits : {2, 3, 30, 52})
+      for (Order order : {Order::Sequential, Order::Pairwise}) {
+        paths_agree<float>(wide, Rounding::Stochastic, 4, 53, 33, order, bits);
+        paths_agree<double>(wide, Rounding::Stochastic, 2, 40, 33, order, bits);
+      }
+  }
   // The simplest entry point.
   const float w[] = {1.0f, 1.0f, 1.0f}, x[] = {1.0f, 1.0f / 4096, 1.0f / 4096};
   CHECK(dot(w, x, 3, formats::fp16) == 1.0, "fp16 stagnation expected");

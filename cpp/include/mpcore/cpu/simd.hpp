@@ -180,10 +180,24 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
   } else if constexpr (Mode == Rounding::ToOdd) {
     up = ((srem != 0) | sticky) & ~odd;
   } else {
+    // floor(fraction * 2^nbits): the remainder's bits, and where nbits > dd the next
+    // `left` bits from lo, as round_sum takes them: floor(t) for lo of hi's sign, else
+    // 2^left - ceil(t), with t = |lo| / ulp(m) * 2^left (a power-of-two scaling, exact).
     const vi right = dd - k.nbits, left = k.nbits - dd;
-    const vu frac = (rem >> (vu)(right & (right > 0))) << (vu)(left & (left > 0));
+    const vi more = left > 0;
+    const vi left0 = left & more;
+    const vi field_eff = (vi)(m >> 52) - (vi)((m >> 52) == 0);  // max(field, 1): compares give -1
+    const vd scale = (vd)((2098 + left0 - field_eff) << 52);     // 2^(left - ulp exponent of m)
+    const vd t = (vd)(lb & 0x7fffffffffffffffull) * scale;       // in [0, 2^(left-1)]
+    const vd magic = vd{} + 4503599627370496.0;                  // 2^52: t + 2^52 rounds t to an integer
+    const vd nearest = (t + magic) - magic;
+    const vi t_int = (vi)((vu)(t + magic) - (vu)magic);
+    const vi floor_t = t_int + (nearest > t), ceil_t = t_int - (nearest < t);  // compares give -1
+    const vi opposite = sticky & -(vi)((hb ^ lb) >> 63);
+    const vi extra = (opposite & (((vi{} + 1) << left0) - ceil_t)) | (~opposite & floor_t);
+    const vu frac = ((rem >> (vu)(right & ~more)) << (vu)left0) | (vu)(extra & more);
     up = (vi)rnd < (vi)frac;  // both below 2^52
-    special |= sticky & (dd < k.nbits);
+    special |= sticky & more & (field_eff < 52 + left0);  // the scale would leave binary64's range
   }
   const vu res = base + ((vu)up & (one << (vu)dd));
   // The vector path keeps the leading bit in place: d <= 51 (else the candidates are 0
