@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "simd.hpp"
+
 namespace mpcore::cpu {
 
 // What the exactness proof needs to know about a set of binary32 values.
@@ -32,7 +34,7 @@ struct Float32Digest {
   int bits() const { return all_zero() ? 0 : 24 - __builtin_ctz(significands); }
 };
 
-inline Float32Digest digest(const float* v, std::size_t n) {
+__attribute__((always_inline)) inline Float32Digest digest_body(const float* v, std::size_t n) {
   std::uint32_t sig = 0, bad = 0;
   std::uint32_t lo = 255, hi = 0;
   for (std::size_t i = 0; i < n; ++i) {  // branch-free, so the compiler vectorises it
@@ -52,6 +54,21 @@ inline Float32Digest digest(const float* v, std::size_t n) {
   d.max_field = static_cast<int>(hi);
   d.unsupported = bad != 0;
   return d;
+}
+
+inline Float32Digest digest_portable(const float* v, std::size_t n) { return digest_body(v, n); }
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) inline Float32Digest digest_avx2(const float* v, std::size_t n) {
+  return digest_body(v, n);
+}
+#endif
+
+// The digest of v[0..n): one pass, in AVX2 where the CPU has it (W may be large).
+inline Float32Digest digest(const float* v, std::size_t n) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (active_isa() != Isa::Portable) return digest_avx2(v, n);
+#endif
+  return digest_portable(v, n);
 }
 
 // Whether every product of a value of `a` and a value of `b` is exact in binary32.

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -46,17 +47,24 @@ namespace detail {
 // Outputs computed side by side: independent dependency chains keep the FPU busy.
 inline constexpr std::size_t kLanes = 32;
 
-// Row panel of W: rows [p*kLanes, p*kLanes + kLanes) interleaved so that the
-// kLanes weights of term j are adjacent; missing rows are zero and ignored.
+// Panel p of W: rows [p*kLanes, p*kLanes + kLanes) interleaved into dst (n * kLanes
+// values) so that the kLanes weights of term j are adjacent; missing rows are zero and
+// ignored. Tiles of kTile columns keep the destination in L1 while rows are read in order.
 template <class T>
-std::vector<T> pack_panels(const MatrixView<T>& w) {
-  const std::size_t panels = (w.rows + kLanes - 1) / kLanes, n = w.cols;
-  std::vector<T> packed(panels * n * kLanes, T(0));
-  for (std::size_t i = 0; i < w.rows; ++i) {
-    T* dst = packed.data() + (i / kLanes) * n * kLanes + (i % kLanes);
-    for (std::size_t j = 0; j < n; ++j) dst[j * kLanes] = w(i, j);
+void pack_panel(const MatrixView<T>& w, std::size_t p, T* dst) {
+  constexpr std::size_t kTile = 128;
+  const std::size_t n = w.cols, i0 = p * kLanes;
+  for (std::size_t j0 = 0; j0 < n; j0 += kTile) {
+    const std::size_t j1 = std::min(n, j0 + kTile);
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      if (i0 + l < w.rows) {
+        const T* src = w.data + static_cast<std::ptrdiff_t>(i0 + l) * w.row_stride;
+        for (std::size_t j = j0; j < j1; ++j) dst[j * kLanes + l] = src[static_cast<std::ptrdiff_t>(j) * w.col_stride];
+      } else {
+        for (std::size_t j = j0; j < j1; ++j) dst[j * kLanes + l] = T(0);
+      }
+    }
   }
-  return packed;
 }
 
 // Where the factors of term j of lane l come from.
@@ -309,30 +317,62 @@ void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>&
   const Path chosen = usable_path<T>(force_path ? *force_path : choose_path<T>(o), o);
 
   const std::vector<T> xs = detail::contiguous_rows(x);
-  const std::vector<T> panels = detail::pack_panels(w);
-  const Path path = data_path(chosen, xs.data(), xs.size(), panels.data(), panels.size());
   std::vector<double> b(bias.data ? out : 0);
   for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<double>(bias[i]);
 
+  // Tasks: a panel of W and a chunk of batch rows. Each task packs its panel and runs its
+  // rows while the panel is in cache (at batch 1, packing all of W first would double
+  // the memory traffic); chunks keep every thread busy when W has few panels. Any
+  // partition gives the same bits: every output is computed alone.
   const std::size_t npanels = (out + L - 1) / L;
-  parallel_for(batch * npanels, o.threads, [&](std::size_t begin, std::size_t end) {
+  const std::size_t workers = static_cast<std::size_t>(o.threads > 0 ? o.threads : default_threads());
+  std::size_t chunk = batch;
+  if (npanels < 4 * workers) chunk = std::max<std::size_t>(1, batch * npanels / (4 * workers));
+  const std::size_t chunks = (batch + chunk - 1) / chunk;
+  // The binary32 container is chosen per panel (the bits are the same either way).
+  bool x32 = false;
+#if !defined(__CUDACC__)
+  Float32Digest x_digest;
+  if constexpr (std::is_same_v<T, float>) {
+    if (chosen == Path::Float32Lanes) {
+      x_digest = digest(xs.data(), xs.size());
+      x32 = true;
+    }
+  }
+#endif
+  parallel_for(npanels * chunks, o.threads, [&](std::size_t begin, std::size_t end) {
     std::uint64_t index[detail::kLanes];
+    std::vector<T> panel_buffer(n * L);
+    std::size_t packed = npanels;  // the panel in panel_buffer
+    Path path = chosen;
     for (std::size_t task = begin; task < end; ++task) {
-      const std::size_t r = task / npanels, i0 = (task % npanels) * L;
-      const std::size_t lanes = out - i0 < L ? out - i0 : L;
-      const T* xr = xs.data() + r * n;
-      const T* panel = panels.data() + (i0 / L) * n * L;
-      for (std::size_t l = 0; l < L; ++l) index[l] = r * out + i0 + l;
-      if (path == Path::Generic) {
-        for (std::size_t l = 0; l < lanes; ++l) {
-          auto term = [&](std::size_t j) {
-            return static_cast<double>(panel[j * L + l]) * static_cast<double>(xr[j]);
-          };
-          y[index[l]] = accumulate(term, n, b.empty() ? nullptr : &b[i0 + l], acc, index[l]);
+      const std::size_t p = task / chunks, r0 = (task % chunks) * chunk, r1 = std::min(batch, r0 + chunk);
+      const std::size_t i0 = p * L, lanes = out - i0 < L ? out - i0 : L;
+      const T* panel = panel_buffer.data();
+      if (packed != p) {
+        detail::pack_panel(w, p, panel_buffer.data());
+        packed = p;
+        path = chosen == Path::Float32Lanes ? Path::SimulatedLanes : chosen;
+#if !defined(__CUDACC__)
+        if constexpr (std::is_same_v<T, float>) {
+          if (x32 && products_exact_in_float32(x_digest, digest(panel, n * L))) path = Path::Float32Lanes;
         }
-      } else {
-        detail::run_lanes<T>(path, detail::PanelSource<T>{xr, panel}, n, acc, index,
-                             b.empty() ? nullptr : &b[i0], lanes, y + r * out + i0);
+#endif
+      }
+      for (std::size_t r = r0; r < r1; ++r) {
+        const T* xr = xs.data() + r * n;
+        for (std::size_t l = 0; l < L; ++l) index[l] = r * out + i0 + l;
+        if (path == Path::Generic) {
+          for (std::size_t l = 0; l < lanes; ++l) {
+            auto term = [&](std::size_t j) {
+              return static_cast<double>(panel[j * L + l]) * static_cast<double>(xr[j]);
+            };
+            y[index[l]] = accumulate(term, n, b.empty() ? nullptr : &b[i0 + l], acc, index[l]);
+          }
+        } else {
+          detail::run_lanes<T>(path, detail::PanelSource<T>{xr, panel}, n, acc, index,
+                               b.empty() ? nullptr : &b[i0], lanes, y + r * out + i0);
+        }
       }
     }
   });
