@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -239,17 +240,35 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
         }
         if (path != Path::Float32Lanes) simd::pairwise_lanes(src.xr, src.panel, n, acc, index, s);
       } else if (acc.order == Order::Blocked) {
-        // Each block summed from zero in the lanes, then added into the outer accumulator.
+        // Each block summed from zero in the lanes, then added into the outer accumulator:
+        // by hardware addition when the outer format is fp32 or fp64 with nearest-even (one
+        // IEEE rounding of two values of that format, the model's step), else per lane.
         const bool sr = acc.acc.mode == Rounding::Stochastic;
+        const bool nearest = acc.acc.mode == Rounding::NearestEven;
+        const bool ieee_outer = acc.outer.subnormals && std::isinf(acc.outer.overflow_value);
+        const bool outer32 = nearest && ieee_outer && acc.outer.precision == 24 && acc.outer.emin == -126 &&
+                             acc.outer.max_finite == static_cast<double>(FLT_MAX) && acc.acc.precision <= 24 &&
+                             acc.acc.emin >= -126 && acc.acc.max_finite <= static_cast<double>(FLT_MAX);
+        const bool outer64 = nearest && ieee_outer && acc.outer.precision == 53 && acc.outer.emin == -1022 &&
+                             acc.outer.max_finite == DBL_MAX;
         double t[kLanes];
+        float s32[kLanes] = {};
         std::uint64_t k = 0;
         for (std::size_t l = 0; l < kLanes; ++l) s[l] = 0.0;
         for (std::size_t j0 = 0; j0 < n; j0 += acc.block, ++k) {
           const std::size_t len = j0 + acc.block < n ? acc.block : n - j0;
           sum_lanes(j0, len, t);
-          for (std::size_t l = 0; l < kLanes; ++l)
-            s[l] = add_rounded(s[l], t[l], acc.outer, sr ? stream_bits(stream_key(acc.seed, index[l]), n + k) : 0);
+          if (outer32) {
+            for (std::size_t l = 0; l < kLanes; ++l) s32[l] += static_cast<float>(t[l]);  // t[l] is a binary32 number
+          } else if (outer64) {
+            for (std::size_t l = 0; l < kLanes; ++l) s[l] += t[l];
+          } else {
+            for (std::size_t l = 0; l < kLanes; ++l)
+              s[l] = add_rounded(s[l], t[l], acc.outer, sr ? stream_bits(stream_key(acc.seed, index[l]), n + k) : 0);
+          }
         }
+        if (outer32)
+          for (std::size_t l = 0; l < kLanes; ++l) s[l] = s32[l];
         for (std::size_t l = 0; l < lanes; ++l) {
           double v = s[l];
           if (bias) v = add_rounded(v, bias[l], acc.outer, sr ? stream_bits(stream_key(acc.seed, index[l]), n + k) : 0);
