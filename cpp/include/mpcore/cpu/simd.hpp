@@ -12,6 +12,7 @@
 // The result is therefore bit-identical to the scalar kernels (tested on every path).
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -111,6 +112,8 @@ struct Float64Grid {
   std::int64_t emin_field;   // binary64 exponent field of 2^emin
   std::int64_t min_bits;     // below: no subnormals to round to (0 if the format has them)
   std::int64_t max_bits;     // bits of max_finite
+  // The smallest subnormal q, 2q, and the bits of q/2, 3q/2 (all binary64 numbers).
+  std::int64_t q_bits, two_q_bits, half_q_bits, three_half_q_bits;
 };
 
 inline Float64Grid float64_grid(const Rounder& R) {
@@ -120,6 +123,11 @@ inline Float64Grid float64_grid(const Rounder& R) {
   k.emin_field = R.emin + 1023;
   k.min_bits = R.subnormals ? 0 : k.emin_field << 52;
   k.max_bits = static_cast<std::int64_t>(R.max_bits);
+  const double q = std::ldexp(1.0, R.emin - R.precision + 1);
+  k.q_bits = static_cast<std::int64_t>(detail::to_bits(q));
+  k.two_q_bits = static_cast<std::int64_t>(detail::to_bits(2 * q));
+  k.half_q_bits = static_cast<std::int64_t>(detail::to_bits(q / 2));
+  k.three_half_q_bits = static_cast<std::int64_t>(detail::to_bits(1.5 * q));
   return k;
 }
 
@@ -199,13 +207,46 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
     up = (vi)rnd < (vi)frac;  // both below 2^52
     special |= sticky & more & (field_eff < 52 + left0);  // the scale would leave binary64's range
   }
-  const vu res = base + ((vu)up & (one << (vu)dd));
-  // The vector path keeps the leading bit in place: d <= 51 (else the candidates are 0
-  // and 2^Q), a finite result, subnormals only if the format has them. An exact zero
-  // sum (m = 0, no lo) comes out as hi's zero, which is right except for the sign rule
-  // of rounding downward; a nonzero sum below 2^-1074 (m = 0 with lo) is special.
+  vu res = base + ((vu)up & (one << (vu)dd));
+  // From dd = 52 on the spacing reaches the binade's width: |exact| < 2q (q the smallest
+  // subnormal) and the candidates are 0, q and 2q, decided by comparing the exact value
+  // (in [val(m), val(m+1)), strictly inside if sticky) with q/2, q and 3q/2.
+  const vi tiny = dd_raw > 51;
+  if constexpr (Mode != Rounding::Stochastic) {
+    const vi mi = (vi)m, positive = (vi)sign == 0;
+    const vi above_half_q = (mi > k.half_q_bits) | ((mi == k.half_q_bits) & sticky);
+    const vi above_q = (mi > k.q_bits) | ((mi == k.q_bits) & sticky);
+    const vi inexact_nonzero = (mi != 0) | sticky;
+    vi to_q, to_2q;
+    if constexpr (Mode == Rounding::NearestEven) {
+      to_q = above_half_q;
+      to_2q = mi >= k.three_half_q_bits;  // the tie at 3q/2 goes to the even 2q
+    } else if constexpr (Mode == Rounding::NearestAway) {
+      to_q = mi >= k.half_q_bits;
+      to_2q = mi >= k.three_half_q_bits;
+    } else if constexpr (Mode == Rounding::TowardZero) {
+      to_q = mi >= k.q_bits;
+      to_2q = vi{};
+    } else if constexpr (Mode == Rounding::Upward) {
+      to_q = positive ? inexact_nonzero : mi >= k.q_bits;
+      to_2q = positive & above_q;
+    } else if constexpr (Mode == Rounding::Downward) {
+      to_q = positive ? mi >= k.q_bits : inexact_nonzero;
+      to_2q = ~positive & above_q;
+    } else {
+      to_q = inexact_nonzero;  // to odd: q is odd, every inexact result below 2q is q
+      to_2q = vi{};
+    }
+    const vi small = to_2q ? k.two_q_bits : (to_q & k.q_bits);
+    res = tiny ? (vu)small : res;
+  } else {
+    special |= tiny;
+  }
+  // The vector path needs a finite result and subnormals only if the format has them.
+  // An exact zero sum (m = 0, no lo) comes out as hi's zero, which is right except for
+  // the sign rule of rounding downward; a nonzero sum below 2^-1074 (m = 0 with lo) is special.
   const vi zero = (vi)m == 0;
-  special |= (((dd_raw > 51) | ((vi)m < k.min_bits)) & ~zero) | ((vi)res > k.max_bits) | (zero & sticky);
+  special |= (((vi)m < k.min_bits) & ~zero) | ((vi)res > k.max_bits) | (zero & sticky);
   if constexpr (Mode == Rounding::Downward) special |= zero;
   sum = (vd)(res | sign);
 }
