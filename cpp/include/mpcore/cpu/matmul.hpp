@@ -160,7 +160,7 @@ Path usable_path(Path p, const MatmulOptions& o) {
 #if !defined(__CUDACC__)
   // Blocked and pairwise orders run in the vector lanes too (not natively).
   if (o.order != Order::Sequential) {
-    if (p == Path::Generic || !simd::supports(o.acc)) return Path::Generic;
+    if (p == Path::Generic || !simd::supports(o.acc, o.rounding)) return Path::Generic;
     return p == Path::Float32Lanes && float32_lanes_support<T>(o) ? p : Path::SimulatedLanes;
   }
 #endif

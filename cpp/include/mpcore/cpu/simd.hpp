@@ -114,6 +114,9 @@ struct Float64Grid {
   std::int64_t max_bits;     // bits of max_finite
   // The smallest subnormal q, 2q, and the bits of q/2, 3q/2 (all binary64 numbers).
   std::int64_t q_bits, two_q_bits, half_q_bits, three_half_q_bits;
+  // Nearest even: c's exponent offset, its floor 1.5 * 2^(emin - p + 53), and the largest
+  // magnitude the lanes handle (max_finite, or where c would overflow).
+  std::int64_t rne_offset, rne_c_min, rne_limit;
 };
 
 inline Float64Grid float64_grid(const Rounder& R) {
@@ -128,6 +131,10 @@ inline Float64Grid float64_grid(const Rounder& R) {
   k.two_q_bits = static_cast<std::int64_t>(detail::to_bits(2 * q));
   k.half_q_bits = static_cast<std::int64_t>(detail::to_bits(q / 2));
   k.three_half_q_bits = static_cast<std::int64_t>(detail::to_bits(1.5 * q));
+  k.rne_offset = (static_cast<std::int64_t>(53 - R.precision) << 52) | (std::int64_t{1} << 51);
+  k.rne_c_min = (static_cast<std::int64_t>(R.emin - R.precision + 53 + 1023) << 52) | (std::int64_t{1} << 51);
+  const std::int64_t c_limit = (static_cast<std::int64_t>(1994 + R.precision) << 52) - 1;  // field + 53 - p <= 2046
+  k.rne_limit = k.max_bits < c_limit ? k.max_bits : c_limit;
   return k;
 }
 
@@ -160,6 +167,23 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
     lo = (a - (hi - back)) + (b - back);
   }
   const vu hb = (vu)hi, lb = (vu)lo;
+  if constexpr (Mode == Rounding::NearestEven) {
+    // As in simd_float32.hpp: round to odd in binary64 (the odd one of the two binary64
+    // numbers around the exact value, or hi if exact), then add and subtract
+    // c = 1.5 * 2^(e + 53 - p), whose ulp is the target spacing at v (at least q >= 2^-1072);
+    // with two spare bits (p <= 51) the second rounding is correct (Boldo-Melquiond).
+    const vi nonzero = lo != 0;
+    const vi opposite = (vi)(hb ^ lb) < 0;
+    const vi odd = ((vi)hb + (opposite & nonzero)) | (nonzero & 1);
+    const vi magnitude = odd & 0x7fffffffffffffffll;
+    const vi c_raw = (odd & 0x7ff0000000000000ll) + k.rne_offset;
+    const vd c = (vd)(c_raw > k.rne_c_min ? c_raw : k.rne_c_min);
+    const vd rounded = ((vd)odd + c) - c;
+    // Above max_finite or where c would overflow; below 2^emin without subnormals.
+    special |= (magnitude > k.rne_limit) | ((magnitude < k.min_bits) & (magnitude != 0));
+    sum = (vd)((vu)rounded | ((vu)odd & 0x8000000000000000ull));  // the sign of a zero result
+    return;
+  }
   const vu sign = hb & 0x8000000000000000ull;
   const vi sticky = (vi)(lb << 1) != 0;  // lo != 0, as an integer compare
   const vu m = (hb ^ sign) - ((vu)sticky & ((hb ^ lb) >> 63));
@@ -419,9 +443,14 @@ bool native_fp64(const T* xr, const T* panel, std::size_t n, double* out) {
   return false;
 }
 
-// Whether the vector kernel handles this format (the scalar kernels handle the rest).
-inline bool supports(const Rounder& R) { return R.normal_shift >= 1 && R.normal_shift <= 51; }
-inline bool supports(const Format& f) { return f.precision >= 2 && f.precision <= 52; }
+// Whether the vector kernel handles this format and mode (the scalar kernels handle the
+// rest): 2 <= p <= 52, and p <= 51 for nearest-even (two spare bits for round-to-odd).
+inline bool supports(const Format& f, Rounding mode) {
+  return f.precision >= 2 && f.precision <= (mode == Rounding::NearestEven ? 51 : 52);
+}
+inline bool supports(const Rounder& R) {
+  return R.precision >= 2 && R.precision <= (R.mode == Rounding::NearestEven ? 51 : 52);
+}
 
 }  // namespace simd
 }  // namespace mpcore::cpu

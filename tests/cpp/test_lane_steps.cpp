@@ -1,5 +1,5 @@
-// The binary32-container lane kernel against the exact scalar step, on every
-// instruction set this CPU has, and the proof that decides when it may run.
+// The lane kernels (binary32 and binary64 containers) against the exact scalar step, on
+// every instruction set this CPU has, and the proof that decides when binary32 may run.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -103,12 +103,86 @@ static void kernel_matches_scalar_steps() {
     if (!cpu::simd::supports_float32(make_rounder(nf.format, Rounding::NearestEven))) continue;
     std::vector<float> s, p;
     pairs_for(nf.format, gen, s, p);
-    std::printf("%s: %zu pairs\n", nf.name, s.size());
     CHECK(s.size() > 5000, "%s: only %zu pairs", nf.name, s.size());
     for (Rounding mode : modes) {
       const long bad = run_pairs(nf.format, mode, s, p);
       if (bad) std::fprintf(stderr, "%s mode %d (%s): %ld of %zu pairs differ\n", nf.name, int(mode),
                             cpu::name_of(cpu::active_isa()), bad, s.size());
+    }
+  }
+}
+
+// Binary64 lanes: lane l adds p[l] (up to 53 significant bits) to s[l], every mode.
+static void binary64_kernel_matches_scalar_steps() {
+  const Rounding modes[] = {Rounding::NearestEven, Rounding::NearestAway, Rounding::TowardZero, Rounding::Upward,
+                            Rounding::Downward,    Rounding::ToOdd,       Rounding::Stochastic};
+  std::mt19937_64 gen(11);
+  std::uniform_real_distribution<double> U(-1.0, 1.0);
+  std::uniform_int_distribution<int> scale_d(-60, 6);
+  const std::size_t L = cpu::simd::kWidth;
+  for (const auto& nf : formats::all) {
+    const Format& f = nf.format;
+    std::vector<double> grid;
+    const double count = std::ldexp(static_cast<double>(f.emax - f.emin + 2), f.precision - 1);
+    if (count < 1e5) {
+      grid = ref::values(f);
+      std::shuffle(grid.begin(), grid.end(), gen);
+      if (grid.size() > 3000) grid.resize(3000);
+    } else {  // too many values to list: random ones, normal and subnormal
+      std::uniform_int_distribution<int> e_d(f.emin - 3, f.emax);
+      for (int t = 0; t < 3000; ++t) {
+        const double m = std::floor(std::ldexp((U(gen) + 1) / 2, f.precision));  // up to p bits
+        const double v = std::ldexp(m, std::max(e_d(gen), f.emin) - f.precision + 1);
+        if (v <= f.max_finite) grid.push_back(v);
+      }
+      grid.push_back(0.0);
+    }
+    grid.push_back(f.max_finite);
+    const double q = std::ldexp(1.0, f.emin - f.precision + 1);
+    std::vector<double> s, p;
+    for (double g : grid)
+      for (double sv : {g, -g}) {
+        const double spacing = sv == 0 ? q : std::ldexp(1.0, std::ilogb(sv) - f.precision + 1);
+        for (std::size_t t = 0; t < std::max<std::size_t>(8, 12000 / grid.size()); ++t) {
+          const double mag = sv == 0 ? std::ldexp(q, 8) : std::fabs(sv);
+          s.push_back(sv), p.push_back(U(gen) * std::ldexp(mag, scale_d(gen)));  // 53 random bits
+          s.push_back(sv), p.push_back(-sv + U(gen) * 8 * q);                       // near-cancellation
+          const double mid = sv + spacing * (0.5 + std::round(U(gen) * 3));        // ties and near-ties
+          s.push_back(sv), p.push_back(mid - sv);
+          s.push_back(sv), p.push_back((mid - sv) * (1 + std::ldexp(U(gen), -40)));
+        }
+        s.push_back(sv), p.push_back(-sv);  // exact zero
+        s.push_back(sv), p.push_back(f.max_finite);
+      }
+    CHECK(s.size() > 1000, "%s: %zu pairs", nf.name, s.size());
+    for (Rounding mode : modes) {
+      const Rounder R = make_rounder(f, mode);
+      if (!cpu::simd::supports(R)) continue;
+      const double ones[2] = {1.0, 1.0};
+      std::vector<double> panel(2 * L);
+      std::uint64_t index[L];
+      double out[L];
+      long bad = 0;
+      for (std::size_t k0 = 0; k0 < s.size(); k0 += L) {
+        for (std::size_t l = 0; l < L; ++l) {
+          const std::size_t k = std::min(k0 + l, s.size() - 1);
+          panel[l] = s[k];
+          panel[L + l] = p[k];
+          index[l] = k;
+        }
+        cpu::simd::lanes(ones, panel.data(), 2, R, 3, index, out);
+        for (std::size_t l = 0; l < L && k0 + l < s.size(); ++l) {
+          const std::uint64_t key = stream_key(3, index[l]);
+          const bool sr = mode == Rounding::Stochastic;
+          const double first = add_rounded(0.0, panel[l], R, sr ? stream_bits(key, 0) : 0);
+          const double want = add_rounded(first, panel[L + l], R, sr ? stream_bits(key, 1) : 0);
+          const bool ok = same(out[l], want);
+          bad += !ok;
+          CHECK(ok, "%s mode %d: %.17g + %.17g gave %.17g, want %.17g", nf.name, int(mode), panel[l], panel[L + l],
+                out[l], want);
+        }
+      }
+      if (bad) std::fprintf(stderr, "%s mode %d: %ld of %zu pairs differ\n", nf.name, int(mode), bad, s.size());
     }
   }
 }
@@ -145,7 +219,8 @@ int main() {
     if (static_cast<int>(isa) > static_cast<int>(best)) continue;
     cpu::set_isa(isa);
     kernel_matches_scalar_steps();
+    binary64_kernel_matches_scalar_steps();
   }
   cpu::set_isa(best);
-  return report("test_float32_lanes");
+  return report("test_lane_steps");
 }
