@@ -423,13 +423,24 @@ void matmul_entries(const MatrixView<T>& x, const MatrixView<T>& w, const Vector
     for (std::size_t g = begin; g < end; ++g) {
       const std::size_t first = group_start[g], lanes = group_start[g + 1] - first;
       const std::size_t r = entries[first] / out;
-      std::fill(panel.begin(), panel.end(), T(0));
+      const T* rows[detail::kLanes];
       for (std::size_t l = 0; l < L; ++l) {
         const std::size_t idx = entries[first + (l < lanes ? l : lanes - 1)], i = idx % out;
         index[l] = idx;
         b[l] = bias.data ? static_cast<double>(bias[i]) : 0.0;
-        if (l < lanes)
-          for (std::size_t j = 0; j < n; ++j) panel[j * L + l] = ws[i * n + j];
+        rows[l] = ws.data() + i * n;
+      }
+      // In tiles of columns, as pack_panel does (the destination tile stays in L1).
+      constexpr std::size_t kTile = 128;
+      for (std::size_t j0 = 0; j0 < n; j0 += kTile) {
+        const std::size_t j1 = std::min(n, j0 + kTile);
+        for (std::size_t l = 0; l < L; ++l) {
+          if (l < lanes) {
+            for (std::size_t j = j0; j < j1; ++j) panel[j * L + l] = rows[l][j];
+          } else {
+            for (std::size_t j = j0; j < j1; ++j) panel[j * L + l] = T(0);
+          }
+        }
       }
       const T* xr = xs.data() + r * n;
       if (path == Path::Generic) {
