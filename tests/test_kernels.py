@@ -126,7 +126,7 @@ def format_valued(rng, shape, fmt, scale=1.0):
     return mpcore.round(v, fmt).astype(np.float32)
 
 
-FLOAT32_LANE_MODES = ("rne", "rna", "rtz", "rup", "rto")
+FLOAT32_LANE_MODES = ("rne", "rna", "rtz", "rup", "rto", "sr")
 
 
 @pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
@@ -163,7 +163,7 @@ def test_float32_container_lanes_against_exact_rationals(acc, rng):
     f = mpcore.formats.get(acc)
     x = format_valued(rng, (2, 64), "bf16")
     w = format_valued(rng, (33, 64), "bf16", 0.2 if f.max_finite < 1000 else 1.0)
-    for mode in FLOAT32_LANE_MODES:
+    for mode in FLOAT32_LANE_MODES[:-1]:  # the deterministic ones
         got = run(x, w, None, acc, mode, path="lanes32")
         for r in range(2):
             for i in range(0, 33, 4):

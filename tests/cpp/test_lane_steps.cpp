@@ -29,22 +29,28 @@ static bool fits(double v, int bits) {
 }
 
 // Lane l adds p[l] to s[l] (s[l] a value of the format): terms s*1 and p*1, from zero.
-static long run_pairs(const Format& f, Rounding mode, const std::vector<float>& s, const std::vector<float>& p) {
-  const Rounder R = make_rounder(f, mode);
+static long run_pairs(const Format& f, Rounding mode, const std::vector<float>& s, const std::vector<float>& p,
+                      int sr_bits = kMaxStochasticBits) {
+  const Rounder R = make_rounder(f, mode, sr_bits);
   const std::size_t L = cpu::simd::kWidth;
   const float ones[2] = {1.0f, 1.0f};
   std::vector<float> panel(2 * L);
+  std::uint64_t index[L];
   double out[L];
   long mismatches = 0;
+  const bool sr = mode == Rounding::Stochastic;
   for (std::size_t k0 = 0; k0 < s.size(); k0 += L) {
     for (std::size_t l = 0; l < L; ++l) {
       const std::size_t k = k0 + l < s.size() ? k0 + l : s.size() - 1;
       panel[l] = s[k];
       panel[L + l] = p[k];
+      index[l] = k;
     }
-    cpu::simd::lanes32(ones, panel.data(), 2, R, out);
+    cpu::simd::lanes32(ones, panel.data(), 2, R, 9, index, out);
     for (std::size_t l = 0; l < L && k0 + l < s.size(); ++l) {
-      const double want = add_rounded(add_rounded(0.0, panel[l], R, 0), panel[L + l], R, 0);
+      const std::uint64_t key = stream_key(9, index[l]);
+      const double first = add_rounded(0.0, panel[l], R, sr ? stream_bits(key, 0) : 0);
+      const double want = add_rounded(first, panel[L + l], R, sr ? stream_bits(key, 1) : 0);
       const bool ok = same(out[l], want);
       mismatches += !ok;
       CHECK(ok, "p=%d emin=%d mode %d: %.9g + %.9g gave %.17g, want %.17g", f.precision, f.emin, int(mode),
@@ -97,7 +103,7 @@ static void pairs_for(const Format& f, std::mt19937_64& gen, std::vector<float>&
 
 static void kernel_matches_scalar_steps() {
   const Rounding modes[] = {Rounding::NearestEven, Rounding::NearestAway, Rounding::TowardZero, Rounding::Upward,
-                            Rounding::ToOdd};
+                            Rounding::ToOdd,       Rounding::Stochastic};
   std::mt19937_64 gen(5);
   for (const auto& nf : formats::all) {
     if (!cpu::simd::supports_float32(make_rounder(nf.format, Rounding::NearestEven))) continue;
@@ -109,6 +115,10 @@ static void kernel_matches_scalar_steps() {
       if (bad) std::fprintf(stderr, "%s mode %d (%s): %ld of %zu pairs differ\n", nf.name, int(mode),
                             cpu::name_of(cpu::active_isa()), bad, s.size());
     }
+    // Stochastic rounding with few random bits: the last bits of the fraction decide often.
+    for (int bits : {1, 2, 5, 13, 30})
+      if (run_pairs(nf.format, Rounding::Stochastic, s, p, bits))
+        std::fprintf(stderr, "%s sr with %d bits differs\n", nf.name, bits);
   }
 }
 

@@ -230,7 +230,8 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
       // The sequential sum of terms [j0, j0 + len) from zero into t.
       auto sum_lanes = [&](std::size_t j0, std::size_t len, double* t) {
         if constexpr (std::is_same_v<T, float>) {
-          if (path == Path::Float32Lanes) return simd::lanes32(src.xr + j0, src.panel + j0 * kLanes, len, acc.acc, t);
+          if (path == Path::Float32Lanes)
+            return simd::lanes32(src.xr + j0, src.panel + j0 * kLanes, len, acc.acc, acc.seed, index, t, j0);
         }
         simd::lanes(src.xr + j0, src.panel + j0 * kLanes, len, acc.acc, acc.seed, index, t, j0);
       };

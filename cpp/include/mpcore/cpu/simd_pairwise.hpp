@@ -64,18 +64,26 @@ struct Container32 {
   static constexpr int width = W, G = static_cast<int>(kWidth) / W;
   static constexpr Rounding mode = Mode;
   Float32Grid k;
+  Keys32<W> key[G];
 
-  Container32(const Rounder& R, std::uint64_t, const std::uint64_t*) : k(float32_grid(R)) {}
-  __attribute__((always_inline)) void product(const float* xr, const float* panel, std::size_t j, int g, vec& p) const {
+  Container32(const Rounder& R, std::uint64_t seed, const std::uint64_t* index) : k(float32_grid(R)) {
+    for (int g = 0; g < G; ++g) keys32<Mode, W>(seed, index + g * W, key[g]);
+  }
+  __attribute__((always_inline)) void product(const float* xr, const float* panel, std::size_t j, int g,
+                                              vec& p) const {
     std::memcpy(&p, panel + j * kWidth + g * W, sizeof p);
     p *= xr[j];
   }
   template <bool Exact>
-  __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t, int, mark& special,
+  __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t step, int g, mark& special,
                                           vec& sum) const {
-    add32<Mode, W, Exact>(a, b, k, special, sum);
+    Random32<W> rnd;
+    random32<Mode, W>(key[g], step, k.nbits, rnd);
+    add32<Mode, W, Exact>(a, b, k, rnd, special, sum);
   }
-  std::uint64_t bits(int, int, std::uint64_t) const { return 0; }
+  std::uint64_t bits(int g, int l, std::uint64_t step) const {
+    return Mode == Rounding::Stochastic ? stream_bits(key[g].half[l / (W / 2)][l % (W / 2)], step) : 0;
+  }
 };
 
 // kWidth outputs: out[l] = the pairwise accumulation of panel[j*kWidth + l] * xr[j], j < n
@@ -229,8 +237,10 @@ inline void pairwise_lanes32(const float* xr, const float* panel, std::size_t n,
       return pairwise_mode<Rounding::TowardZero, true>(xr, panel, n, A, index, out);
     case Rounding::Upward:
       return pairwise_mode<Rounding::Upward, true>(xr, panel, n, A, index, out);
-    default:
+    case Rounding::ToOdd:
       return pairwise_mode<Rounding::ToOdd, true>(xr, panel, n, A, index, out);
+    default:
+      return pairwise_mode<Rounding::Stochastic, true>(xr, panel, n, A, index, out);
   }
 }
 
