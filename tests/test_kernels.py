@@ -214,3 +214,19 @@ def test_pairwise_order_in_the_lanes_equals_generic(isa, acc, rng):
                     assert np.array_equal(got, want, equal_nan=True), (inputs, n, mode)
     finally:
         _core.set_simd_isa(previous)
+
+
+def test_public_kernel_report(rng):
+    x = format_valued(rng, (4, 30), "fp16")
+    w = format_valued(rng, (6, 30), "fp8_e4m3")
+    info = mpcore.kernel(x, w, acc="fp16")
+    assert info == {"path": "lanes32", "isa": _core.simd_isa()}
+    assert mpcore.kernel(x[0], w, acc="fp16", rounding="rdn")["path"] == "lanes"
+    assert mpcore.kernel(x.astype(np.float64) + 0.1, w, acc="bf16")["path"] == "lanes"
+    assert mpcore.kernel(x, w, acc="fp32")["path"] == "native32"
+    assert mpcore.kernel(x, w, acc="fp32", order="pairwise")["path"] == "lanes"  # p = 24: binary64 lanes
+    assert mpcore.kernel(x, w, acc="fp64", order="pairwise")["path"] == "generic"  # p = 53: scalar
+    with pytest.raises(ValueError, match="order"):
+        mpcore.kernel(x, w, order="zigzag")
+    with pytest.raises(ValueError, match="features"):
+        mpcore.kernel(x, w[:, :5])

@@ -9,38 +9,39 @@ Formats (:mod:`mpcore.formats`), correctly rounded accumulation
 from . import datasets, formats, models
 from ._core import Format, __version__
 from .mlp import MLP, Dense, Evaluation, RunResult
-from .ops import ORDERS, ROUNDING_MODES, dot, matmul, round, sum
+from .ops import ORDERS, ROUNDING_MODES, dot, kernel, matmul, round, sum
 from .policy import Ladder, Selective, Uniform
 from .sweep import sweep
 from .selective import (ACTIVATIONS, ESTIMATORS, LayerResult, activate, cond_activation, cond_inner, ladder_linear,
                         selective_linear)
 
 __all__ = [
+    "ACTIVATIONS",
     "Dense",
+    "ESTIMATORS",
     "Evaluation",
+    "Format",
     "Ladder",
+    "LayerResult",
     "MLP",
+    "ORDERS",
+    "ROUNDING_MODES",
     "RunResult",
     "Selective",
     "Uniform",
-    "datasets",
-    "models",
-    "sweep",
-    "ACTIVATIONS",
-    "ESTIMATORS",
-    "LayerResult",
+    "__version__",
     "activate",
     "cond_activation",
     "cond_inner",
-    "ladder_linear",
-    "selective_linear",
-    "Format",
-    "ORDERS",
-    "ROUNDING_MODES",
-    "__version__",
+    "datasets",
     "dot",
     "formats",
+    "kernel",
+    "ladder_linear",
     "matmul",
+    "models",
     "round",
+    "selective_linear",
     "sum",
+    "sweep",
 ]

@@ -8,6 +8,8 @@ when both factors have at most 26 significant bits (every format up to fp32,
 float16/ml_dtypes inputs, and float64 values produced by :func:`round` to such
 a format). A float64 product of two wider values is rounded once to binary64
 (round to nearest even) before it is accumulated; nothing else is rounded.
+Where every product is exact in binary32 the CPU kernels work in binary32 lanes
+(twice as many per vector); the bits are the same (:func:`kernel` tells which ran).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ._options import (DEFAULT_BLOCK, ORDERS, ROUNDING_MODES, check_device, chec
                        check_seed, check_sr_bits, check_threads)
 from .formats import FormatLike, get as get_format
 
-__all__ = ["DEFAULT_BLOCK", "ORDERS", "ROUNDING_MODES", "dot", "matmul", "round", "sum"]
+__all__ = ["DEFAULT_BLOCK", "ORDERS", "ROUNDING_MODES", "dot", "kernel", "matmul", "round", "sum"]
 
 
 def matmul(
@@ -72,6 +74,22 @@ def matmul(
     else:
         _core.matmul(x2, wa, ba, out, acc_f, rounding, order, block_n, outer_f, seed_n, sr_n, threads_n)
     return out[0] if vector else out
+
+
+def kernel(x, w, *, acc: FormatLike = "fp32", rounding: str = "rne", order: str = "sequential") -> dict:
+    """Which CPU kernel :func:`matmul` runs for these arguments, and on which instruction set.
+
+    Returns ``{"path": ..., "isa": ...}``. path: "lanes32" (binary32 vector lanes: every
+    product of x and w exact in binary32 and the format fits), "lanes" (binary64 vector
+    lanes), "native32" / "native64" (hardware FMA for fp32 / fp64 nearest-even), or
+    "generic" (scalar code). isa: "avx512", "avx2" or "portable" (set ``MPCORE_SIMD`` to
+    force one). Every path gives the same bits.
+    """
+    acc_f = get_format(acc, "acc")
+    rounding = check_rounding(rounding)
+    order, _ = check_order(order, None)
+    x2, wa, _, _ = prepare_linear(x, w, None)
+    return {"path": _core.kernel_path(x2, wa, acc_f, rounding, order), "isa": _core.simd_isa()}
 
 
 def dot(x, y, *, bias=None, **options) -> float:
