@@ -138,6 +138,18 @@ inline Float64Grid float64_grid(const Rounder& R) {
   return k;
 }
 
+// hi + lo = a + b exactly (Knuth's TwoSum, any vector type, no branch on magnitudes).
+// Exact: the caller knows a + b is exact (a leaf 0 + p), so lo = 0.
+template <bool Exact, class Vec>
+__attribute__((always_inline)) inline void two_sum(const Vec& a, const Vec& b, Vec& hi, Vec& lo) {
+  hi = a + b;
+  lo = Vec{};
+  if constexpr (!Exact) {
+    const Vec back = hi - a;
+    lo = (a - (hi - back)) + (b - back);
+  }
+}
+
 // The nbits random bits of stochastic-rounding step `step` of each lane's stream.
 template <int W>
 __attribute__((always_inline)) inline void random_bits(const typename V<W>::u& key, std::uint64_t step, int nbits,
@@ -160,12 +172,8 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
   typedef typename V<W>::u vu;
   typedef typename V<W>::i vi;
   // Magnitudes stay below 2^63, so signed compares (which AVX2 has) are exact.
-  const vd hi = a + b;
-  vd lo = vd{};
-  if constexpr (!Exact) {
-    const vd back = hi - a;
-    lo = (a - (hi - back)) + (b - back);
-  }
+  vd hi, lo;
+  two_sum<Exact>(a, b, hi, lo);
   const vu hb = (vu)hi, lb = (vu)lo;
   if constexpr (Mode == Rounding::NearestEven) {
     // As in simd_float32.hpp: round to odd in binary64 (the odd one of the two binary64

@@ -126,12 +126,8 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   typedef typename V32<W>::f vf;
   typedef typename V32<W>::u vu;
   typedef typename V32<W>::i vi;
-  const vf hi = a + b;
-  vf lo = vf{};
-  if constexpr (!Exact) {
-    const vf back = hi - a;
-    lo = (a - (hi - back)) + (b - back);
-  }
+  vf hi, lo;
+  two_sum<Exact>(a, b, hi, lo);
   const vu hb = (vu)hi;
   const vi opposite = (vi)(hb ^ (vu)lo) >> 31;  // -1 where lo's sign differs from hi's
   if constexpr (Mode == Rounding::NearestEven) {
