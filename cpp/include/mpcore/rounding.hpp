@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "config.hpp"
 #include "format.hpp"
@@ -27,6 +28,21 @@ enum class Rounding : int {
 };
 
 inline constexpr int kMaxStochasticBits = 52;
+
+// Calls f(std::integral_constant<Rounding, M>{}) for M == mode, M among Modes: a kernel
+// templated on the mode gets one instantiation per mode it lists (host code).
+template <Rounding... Modes, class F>
+void with_rounding(Rounding mode, F&& f) {
+  const bool found = ((mode == Modes ? (f(std::integral_constant<Rounding, Modes>{}), true) : false) || ...);
+  (void)found;  // callers pass a mode they support
+}
+
+// The same over all seven modes.
+template <class F>
+void with_any_rounding(Rounding mode, F&& f) {
+  with_rounding<Rounding::NearestEven, Rounding::NearestAway, Rounding::TowardZero, Rounding::Upward,
+                Rounding::Downward, Rounding::ToOdd, Rounding::Stochastic>(mode, static_cast<F&&>(f));
+}
 
 // A Format and a rounding mode, prepared for the hot loop.
 struct Rounder {

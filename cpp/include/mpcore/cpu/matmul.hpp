@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -48,24 +47,32 @@ namespace detail {
 // Outputs computed side by side: independent dependency chains keep the FPU busy.
 inline constexpr std::size_t kLanes = 32;
 
-// Panel p of W: rows [p*kLanes, p*kLanes + kLanes) interleaved into dst (n * kLanes
-// values) so that the kLanes weights of term j are adjacent; missing rows are zero and
-// ignored. Tiles of kTile columns keep the destination in L1 while rows are read in order.
+// A panel: rows[0..live) (each n values, col_stride apart) interleaved into dst (n * kLanes
+// values) so that the kLanes weights of term j are adjacent; lanes from `live` on are zero.
+// Tiles of kTile columns keep the destination in L1 while rows are read in order.
 template <class T>
-void pack_panel(const MatrixView<T>& w, std::size_t p, T* dst) {
+void pack_rows(const T* const* rows, std::size_t live, std::size_t n, std::ptrdiff_t col_stride, T* dst) {
   constexpr std::size_t kTile = 128;
-  const std::size_t n = w.cols, i0 = p * kLanes;
   for (std::size_t j0 = 0; j0 < n; j0 += kTile) {
     const std::size_t j1 = std::min(n, j0 + kTile);
     for (std::size_t l = 0; l < kLanes; ++l) {
-      if (i0 + l < w.rows) {
-        const T* src = w.data + static_cast<std::ptrdiff_t>(i0 + l) * w.row_stride;
-        for (std::size_t j = j0; j < j1; ++j) dst[j * kLanes + l] = src[static_cast<std::ptrdiff_t>(j) * w.col_stride];
+      if (l < live) {
+        for (std::size_t j = j0; j < j1; ++j) dst[j * kLanes + l] = rows[l][static_cast<std::ptrdiff_t>(j) * col_stride];
       } else {
         for (std::size_t j = j0; j < j1; ++j) dst[j * kLanes + l] = T(0);
       }
     }
   }
+}
+
+// Panel p of W: rows [p*kLanes, p*kLanes + kLanes), missing rows zero.
+template <class T>
+void pack_panel(const MatrixView<T>& w, std::size_t p, T* dst) {
+  const T* rows[kLanes];
+  std::size_t live = 0;
+  for (std::size_t i = p * kLanes; live < kLanes && i < w.rows; ++i, ++live)
+    rows[live] = w.data + static_cast<std::ptrdiff_t>(i) * w.row_stride;
+  pack_rows(rows, live, w.cols, w.col_stride, dst);
 }
 
 // Where the factors of term j of lane l come from.
@@ -283,15 +290,8 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
 #endif
   } else {
     const Rounder& R = acc.acc;
-    switch (R.mode) {
-      case Rounding::NearestEven: sequential_lanes<Rounding::NearestEven>(src, n, R, acc.seed, index, s); break;
-      case Rounding::NearestAway: sequential_lanes<Rounding::NearestAway>(src, n, R, acc.seed, index, s); break;
-      case Rounding::TowardZero: sequential_lanes<Rounding::TowardZero>(src, n, R, acc.seed, index, s); break;
-      case Rounding::Upward: sequential_lanes<Rounding::Upward>(src, n, R, acc.seed, index, s); break;
-      case Rounding::Downward: sequential_lanes<Rounding::Downward>(src, n, R, acc.seed, index, s); break;
-      case Rounding::ToOdd: sequential_lanes<Rounding::ToOdd>(src, n, R, acc.seed, index, s); break;
-      default: sequential_lanes<Rounding::Stochastic>(src, n, R, acc.seed, index, s); break;
-    }
+    with_any_rounding(R.mode,
+                      [&](auto m) { sequential_lanes<decltype(m)::value>(src, n, R, acc.seed, index, s); });
   }
   const bool sr = acc.acc.mode == Rounding::Stochastic;
   const std::uint64_t bias_step = acc.order == Order::Pairwise ? 2 * n : n;  // accumulate()'s numbering
@@ -431,18 +431,7 @@ void matmul_entries(const MatrixView<T>& x, const MatrixView<T>& w, const Vector
         b[l] = bias.data ? static_cast<double>(bias[i]) : 0.0;
         rows[l] = ws.data() + i * n;
       }
-      // In tiles of columns, as pack_panel does (the destination tile stays in L1).
-      constexpr std::size_t kTile = 128;
-      for (std::size_t j0 = 0; j0 < n; j0 += kTile) {
-        const std::size_t j1 = std::min(n, j0 + kTile);
-        for (std::size_t l = 0; l < L; ++l) {
-          if (l < lanes) {
-            for (std::size_t j = j0; j < j1; ++j) panel[j * L + l] = rows[l][j];
-          } else {
-            for (std::size_t j = j0; j < j1; ++j) panel[j * L + l] = T(0);
-          }
-        }
-      }
+      detail::pack_rows(rows, lanes, n, 1, panel.data());
       const T* xr = xs.data() + r * n;
       if (path == Path::Generic) {
         for (std::size_t l = 0; l < lanes; ++l) {

@@ -374,15 +374,7 @@ void lanes_mode(const T* xr, const T* panel, std::size_t n, const Rounder& R, st
 template <class T>
 void lanes(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
            const std::uint64_t* index, double* out, std::uint64_t step0 = 0) {
-  switch (R.mode) {
-    case Rounding::NearestEven: return lanes_mode<Rounding::NearestEven>(xr, panel, n, R, seed, index, out, step0);
-    case Rounding::NearestAway: return lanes_mode<Rounding::NearestAway>(xr, panel, n, R, seed, index, out, step0);
-    case Rounding::TowardZero: return lanes_mode<Rounding::TowardZero>(xr, panel, n, R, seed, index, out, step0);
-    case Rounding::Upward: return lanes_mode<Rounding::Upward>(xr, panel, n, R, seed, index, out, step0);
-    case Rounding::Downward: return lanes_mode<Rounding::Downward>(xr, panel, n, R, seed, index, out, step0);
-    case Rounding::ToOdd: return lanes_mode<Rounding::ToOdd>(xr, panel, n, R, seed, index, out, step0);
-    default: return lanes_mode<Rounding::Stochastic>(xr, panel, n, R, seed, index, out, step0);
-  }
+  with_any_rounding(R.mode, [&](auto m) { lanes_mode<decltype(m)::value>(xr, panel, n, R, seed, index, out, step0); });
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)

@@ -41,6 +41,13 @@ inline bool supports_float32(const Rounder& R) {
          R.max_finite <= static_cast<double>(FLT_MAX);
 }
 
+// The modes the binary32 kernel implements (all but rounding downward).
+template <class F>
+void with_float32_rounding(Rounding mode, F&& f) {
+  with_rounding<Rounding::NearestEven, Rounding::NearestAway, Rounding::TowardZero, Rounding::Upward,
+                Rounding::ToOdd, Rounding::Stochastic>(mode, static_cast<F&&>(f));
+}
+
 template <int W>
 struct V32 {
   typedef float f __attribute__((vector_size(4 * W)));
@@ -330,14 +337,8 @@ void lanes32_mode(const float* xr, const float* panel, std::size_t n, const Roun
 // Requires supports_float32(R) and products exact in binary32.
 inline void lanes32(const float* xr, const float* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
                     const std::uint64_t* index, double* out, std::uint64_t step0 = 0) {
-  switch (R.mode) {
-    case Rounding::NearestEven: return lanes32_mode<Rounding::NearestEven>(xr, panel, n, R, seed, index, out, step0);
-    case Rounding::NearestAway: return lanes32_mode<Rounding::NearestAway>(xr, panel, n, R, seed, index, out, step0);
-    case Rounding::TowardZero: return lanes32_mode<Rounding::TowardZero>(xr, panel, n, R, seed, index, out, step0);
-    case Rounding::Upward: return lanes32_mode<Rounding::Upward>(xr, panel, n, R, seed, index, out, step0);
-    case Rounding::ToOdd: return lanes32_mode<Rounding::ToOdd>(xr, panel, n, R, seed, index, out, step0);
-    default: return lanes32_mode<Rounding::Stochastic>(xr, panel, n, R, seed, index, out, step0);
-  }
+  with_float32_rounding(R.mode,
+                        [&](auto m) { lanes32_mode<decltype(m)::value>(xr, panel, n, R, seed, index, out, step0); });
 }
 
 }  // namespace mpcore::cpu::simd

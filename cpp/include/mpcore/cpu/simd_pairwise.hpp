@@ -207,41 +207,15 @@ void pairwise_mode(const T* xr, const T* panel, std::size_t n, const Accumulatio
 template <class T>
 void pairwise_lanes(const T* xr, const T* panel, std::size_t n, const Accumulation& A, const std::uint64_t* index,
                     double* out) {
-  switch (A.acc.mode) {
-    case Rounding::NearestEven:
-      return pairwise_mode<Rounding::NearestEven, false>(xr, panel, n, A, index, out);
-    case Rounding::NearestAway:
-      return pairwise_mode<Rounding::NearestAway, false>(xr, panel, n, A, index, out);
-    case Rounding::TowardZero:
-      return pairwise_mode<Rounding::TowardZero, false>(xr, panel, n, A, index, out);
-    case Rounding::Upward:
-      return pairwise_mode<Rounding::Upward, false>(xr, panel, n, A, index, out);
-    case Rounding::Downward:
-      return pairwise_mode<Rounding::Downward, false>(xr, panel, n, A, index, out);
-    case Rounding::ToOdd:
-      return pairwise_mode<Rounding::ToOdd, false>(xr, panel, n, A, index, out);
-    default:
-      return pairwise_mode<Rounding::Stochastic, false>(xr, panel, n, A, index, out);
-  }
+  with_any_rounding(A.acc.mode,
+                    [&](auto m) { pairwise_mode<decltype(m)::value, false>(xr, panel, n, A, index, out); });
 }
 
 // The same in binary32 lanes (supports_float32 modes; products exact in binary32).
 inline void pairwise_lanes32(const float* xr, const float* panel, std::size_t n, const Accumulation& A,
                              const std::uint64_t* index, double* out) {
-  switch (A.acc.mode) {
-    case Rounding::NearestEven:
-      return pairwise_mode<Rounding::NearestEven, true>(xr, panel, n, A, index, out);
-    case Rounding::NearestAway:
-      return pairwise_mode<Rounding::NearestAway, true>(xr, panel, n, A, index, out);
-    case Rounding::TowardZero:
-      return pairwise_mode<Rounding::TowardZero, true>(xr, panel, n, A, index, out);
-    case Rounding::Upward:
-      return pairwise_mode<Rounding::Upward, true>(xr, panel, n, A, index, out);
-    case Rounding::ToOdd:
-      return pairwise_mode<Rounding::ToOdd, true>(xr, panel, n, A, index, out);
-    default:
-      return pairwise_mode<Rounding::Stochastic, true>(xr, panel, n, A, index, out);
-  }
+  with_float32_rounding(A.acc.mode,
+                        [&](auto m) { pairwise_mode<decltype(m)::value, true>(xr, panel, n, A, index, out); });
 }
 
 }  // namespace mpcore::cpu::simd
