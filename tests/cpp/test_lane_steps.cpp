@@ -99,6 +99,16 @@ static void pairs_for(const Format& f, std::mt19937_64& gen, std::vector<float>&
       }
       push(sv, f.max_finite);  // overflow (or not, for negative s)
     }
+  // Partial sums near the format's top whose exact sum leaves binary32's range (formats
+  // with fp32's exponent range): TwoSum in binary32 overflows although every input is finite.
+  for (double top : {f.max_finite, f.max_finite / 2, std::ldexp(1.0, f.emax)})
+    for (double term : {0x1.fffffep+126, 0x1.8p+126, 0x1p+126, 0x1.ff8p+126})
+      for (double sign_s : {1.0, -1.0})
+        for (double sign_p : {1.0, -1.0})
+          if (top <= f.max_finite && fits(term, 23)) {
+            s.push_back(static_cast<float>(sign_s * top));
+            p.push_back(static_cast<float>(sign_p * term));
+          }
 }
 
 static void kernel_matches_scalar_steps() {
@@ -130,7 +140,19 @@ static void binary64_kernel_matches_scalar_steps() {
   std::uniform_real_distribution<double> U(-1.0, 1.0);
   std::uniform_int_distribution<int> scale_d(-60, 6);
   const std::size_t L = cpu::simd::kWidth;
-  for (const auto& nf : formats::all) {
+  // The named formats, and custom ones at binary64's edges: a subnormal grid inside
+  // binary64's subnormal range (emin - p + 1 < -1022), and a top binade whose sums
+  // overflow binary64 itself.
+  std::vector<formats::Named> all(std::begin(formats::all), std::end(formats::all));
+  all.push_back({"p40_emin-1022", Format{40, -1022, 1023, true, (2.0 - std::ldexp(1.0, -39)) * std::ldexp(1.0, 1023),
+                                         Overflow::Inf, 52}});
+  all.push_back({"p20_emin-1010", Format{20, -1010, 1000, true, (2.0 - std::ldexp(1.0, -19)) * std::ldexp(1.0, 1000),
+                                         Overflow::Inf, 31}});
+  all.push_back({"p52_emin-1022", Format{52, -1022, 1023, true, (2.0 - std::ldexp(1.0, -51)) * std::ldexp(1.0, 1023),
+                                         Overflow::Inf, 63}});
+  all.push_back({"p8_emin-1022_saturating", Format{8, -1022, 1023, true, (2.0 - std::ldexp(1.0, -7)) * std::ldexp(1.0, 1023),
+                                                   Overflow::Saturate, 19}});
+  for (const auto& nf : all) {
     const Format& f = nf.format;
     std::vector<double> grid;
     const double count = std::ldexp(static_cast<double>(f.emax - f.emin + 2), f.precision - 1);
@@ -163,6 +185,8 @@ static void binary64_kernel_matches_scalar_steps() {
         }
         s.push_back(sv), p.push_back(-sv);  // exact zero
         s.push_back(sv), p.push_back(f.max_finite);
+        s.push_back(sv), p.push_back(-f.max_finite);
+        for (double t = 0.25; t <= 4; t += 0.25) s.push_back(sv), p.push_back(t * q * (sv < 0 ? -1 : 1));  // near q
       }
     CHECK(s.size() > 1000, "%s: %zu pairs", nf.name, s.size());
     for (Rounding mode : modes) {

@@ -18,6 +18,37 @@
 
 namespace mpcore::detail {
 
+// Keeps a value opaque to the optimiser, so a product stored in it is never fused into a
+// later addition. Under -ffp-contract=fast (GCC's default outside ISO C, and nvcc's
+// --fmad=true) s + w*x may become fma(w, x, s), which rounds differently from the model's
+// "product, then one rounded addition" whenever w*x is inexact in binary64, and would break
+// TwoSum's error term. An empty asm that takes the value in a register costs nothing.
+template <class T>
+MPCORE_HD inline void opaque(T& v) {
+#if defined(__CUDA_ARCH__)
+  (void)v;  // device code forms products with __dmul_rn / __fmul_rn, which are never fused
+#elif (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+  __asm__("" : "+v"(v));
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
+  __asm__("" : "+w"(v));
+#elif defined(__GNUC__) || defined(__clang__)
+  __asm__("" : "+m"(v));  // any other target: through memory, still opaque
+#else
+  (void)v;  // MSVC contracts only under /fp:fast or /fp:contract
+#endif
+}
+
+// a * b rounded once to binary64 and never contracted with what follows.
+MPCORE_HD inline double unfused_mul(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dmul_rn(a, b);
+#else
+  double p = a * b;
+  opaque(p);
+  return p;
+#endif
+}
+
 MPCORE_HD inline std::uint64_t to_bits(double x) {
 #if defined(__CUDA_ARCH__)
   return static_cast<std::uint64_t>(__double_as_longlong(x));

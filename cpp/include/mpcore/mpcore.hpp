@@ -28,7 +28,7 @@ template <class T>
 double dot(const T* w, const T* x, std::size_t n, const MatmulOptions& o, const T* bias = nullptr) {
   const Accumulation a = make_accumulation(o);
   const double b = bias ? static_cast<double>(*bias) : 0.0;
-  auto term = [&](std::size_t j) { return static_cast<double>(w[j]) * static_cast<double>(x[j]); };
+  auto term = [&](std::size_t j) { return ::mpcore::detail::unfused_mul(static_cast<double>(w[j]), static_cast<double>(x[j])); };
   return accumulate(term, n, bias ? &b : nullptr, a, 0);
 }
 

@@ -235,6 +235,10 @@ template <Rounding Mode>
 MPCORE_HD inline double add_rounded_normal(double s, double p, const Rounder& R, std::uint64_t random,
                                            bool& special) {
   using namespace detail;
+  if (R.normal_shift < 1) {  // p = 53: the shifts below would be undefined
+    special = true;
+    return 0.0;
+  }
   const double hi = s + p;
   const double back = hi - s;
   const double lo = (s - (hi - back)) + (p - back);

@@ -20,7 +20,7 @@ std::vector<double> row_norms(const MatrixView<T>& w) {
     double s = 0;
     for (std::size_t j = 0; j < w.cols; ++j) {
       const double v = static_cast<double>(w(i, j));
-      s += v * v;
+      s += ::mpcore::detail::unfused_mul(v, v);
     }
     norms[i] = std::sqrt(s);
   }
@@ -44,11 +44,11 @@ void inner_numerator(const MatrixView<T>& x, const MatrixView<T>& w, const Vecto
       double s = 0;
       for (std::size_t j = 0; j < n; ++j) {
         const double v = static_cast<double>(x(r, j));
-        s += v * v;
+        s += ::mpcore::detail::unfused_mul(v, v);
       }
       const double xn = std::sqrt(s);
       for (std::size_t i = 0; i < nout; ++i)
-        out[r * nout + i] = (*norms)[i] * xn + (b.data ? std::fabs(static_cast<double>(b[i])) : 0.0);
+        out[r * nout + i] = ::mpcore::detail::unfused_mul((*norms)[i], xn) + (b.data ? std::fabs(static_cast<double>(b[i])) : 0.0);
     }
     return;
   }

@@ -102,7 +102,7 @@ void sequential_lanes(const Source& src, std::size_t n, const Rounder& R, std::u
     bool special[kLanes];
     bool any = false;
     for (std::size_t l = 0; l < kLanes; ++l) {
-      p[l] = static_cast<double>(src.w(j, l)) * static_cast<double>(src.x(j, l));
+      p[l] = ::mpcore::detail::unfused_mul(static_cast<double>(src.w(j, l)), static_cast<double>(src.x(j, l)));
       bits[l] = Mode == Rounding::Stochastic ? stream_bits(key[l], j) : 0;
       next[l] = add_rounded_normal<Mode>(s[l], p[l], r, bits[l], special[l]);
       any |= special[l];
@@ -385,7 +385,7 @@ void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>&
         if (path == Path::Generic) {
           for (std::size_t l = 0; l < lanes; ++l) {
             auto term = [&](std::size_t j) {
-              return static_cast<double>(panel[j * L + l]) * static_cast<double>(xr[j]);
+              return ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * L + l]), static_cast<double>(xr[j]));
             };
             y[index[l]] = accumulate(term, n, b.empty() ? nullptr : &b[i0 + l], acc, index[l]);
           }
@@ -436,7 +436,7 @@ void matmul_entries(const MatrixView<T>& x, const MatrixView<T>& w, const Vector
       if (path == Path::Generic) {
         for (std::size_t l = 0; l < lanes; ++l) {
           auto term = [&](std::size_t j) {
-            return static_cast<double>(panel[j * L + l]) * static_cast<double>(xr[j]);
+            return ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * L + l]), static_cast<double>(xr[j]));
           };
           y[index[l]] = accumulate(term, n, bias.data ? &b[l] : nullptr, acc, index[l]);
         }

@@ -180,11 +180,12 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
     // numbers around the exact value, or hi if exact), then add and subtract
     // c = 1.5 * 2^(e + 53 - p), whose ulp is the target spacing at v (at least q >= 2^-1072);
     // with two spare bits (p <= 51) the second rounding is correct (Boldo-Melquiond).
+    // Integer adds are unsigned (wrap-around defined); compares are signed (exact below 2^63).
     const vi nonzero = lo != 0;
     const vi opposite = (vi)(hb ^ lb) < 0;
-    const vi odd = ((vi)hb + (opposite & nonzero)) | (nonzero & 1);
+    const vi odd = (vi)((hb + (vu)(opposite & nonzero)) | (vu)(nonzero & 1));
     const vi magnitude = odd & 0x7fffffffffffffffll;
-    const vi c_raw = (odd & 0x7ff0000000000000ll) + k.rne_offset;
+    const vi c_raw = (vi)(((vu)odd & 0x7ff0000000000000ull) + (vu)(vi{} + k.rne_offset));
     const vd c = (vd)(c_raw > k.rne_c_min ? c_raw : k.rne_c_min);
     const vd rounded = ((vd)odd + c) - c;
     // Above max_finite or where c would overflow; below 2^emin without subnormals.
@@ -195,8 +196,13 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
   const vu sign = hb & 0x8000000000000000ull;
   const vi sticky = (vi)(lb << 1) != 0;  // lo != 0, as an integer compare
   const vu m = (hb ^ sign) - ((vu)sticky & ((hb ^ lb) >> 63));
+  // A non-finite TwoSum (binary64 overflow of a finite sum, inf or NaN) leaves lo NaN and m
+  // meaningless: the exact scalar step decides those lanes, in every mode.
+  special |= (vi)(hb & 0x7ff0000000000000ull) == 0x7ff0000000000000ll;
   // Bits to drop: the normal shift, plus the distance below 2^emin in the subnormal range.
-  const vi below = k.emin_field - (vi)(m >> 52);
+  // Binary64 subnormals (field 0) have the spacing of field 1: the effective field is max(field, 1).
+  const vi field_eff = (vi)(m >> 52) - (vi)((m >> 52) == 0);  // compares give -1
+  const vi below = k.emin_field - field_eff;
   const vi dd_raw = k.shift + (below & (below > 0));
   const vi dd = dd_raw - ((dd_raw - 52) & (dd_raw > 52));  // min(dd_raw, 52): shifts stay defined
   const vu one = vu{} + 1;
@@ -226,8 +232,8 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
     const vi right = dd - k.nbits, left = k.nbits - dd;
     const vi more = left > 0;
     const vi left0 = left & more;
-    const vi field_eff = (vi)(m >> 52) - (vi)((m >> 52) == 0);  // max(field, 1): compares give -1
-    const vd scale = (vd)((2098 + left0 - field_eff) << 52);     // 2^(left - ulp exponent of m)
+    // 2^(left - ulp exponent of m); out of binary64's range the lane is special (below).
+    const vd scale = (vd)((vu)(2098 + left0 - field_eff) << 52);
     const vd t = (vd)(lb & 0x7fffffffffffffffull) * scale;       // in [0, 2^(left-1)]
     const vd magic = vd{} + 4503599627370496.0;                  // 2^52: t + 2^52 rounds t to an integer
     const vd nearest = (t + magic) - magic;
@@ -235,7 +241,7 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
     const vi floor_t = t_int + (nearest > t), ceil_t = t_int - (nearest < t);  // compares give -1
     const vi opposite = sticky & -(vi)((hb ^ lb) >> 63);
     const vi extra = (opposite & (((vi{} + 1) << left0) - ceil_t)) | (~opposite & floor_t);
-    const vu frac = ((rem >> (vu)(right & ~more)) << (vu)left0) | (vu)(extra & more);
+    const vu frac = ((rem >> (vu)(right & ~more)) << (vu)left0) | (vu)(extra & more & sticky);  // lo = 0: no bits (t may be NaN)
     up = (vi)rnd < (vi)frac;  // both below 2^52
     special |= sticky & more & (field_eff < 52 + left0);  // the scale would leave binary64's range
   }
@@ -317,6 +323,7 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
         vd p;
         load<W>(panel + j * kWidth + g * W, p);
         p *= xj;
+        ::mpcore::detail::opaque(p);  // never fused into the TwoSum below
         vu rnd = vu{};
         if constexpr (Mode == Rounding::Stochastic) random_bits<W>(key[g], j + step0, k.nbits, rnd);
         add64<Mode, W>(s[g], p, rnd, k, special[g], s[g]);
@@ -333,7 +340,7 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
         const std::uint64_t k = Mode == Rounding::Stochastic ? key[g][l] : 0;
         double v = start[g][l];
         for (std::size_t j = j0; j < j1; ++j) {
-          const double p = static_cast<double>(panel[j * kWidth + lane]) * static_cast<double>(xr[j]);
+          const double p = ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + lane]), static_cast<double>(xr[j]));
           v = add_rounded(v, p, r, Mode == Rounding::Stochastic ? stream_bits(k, j + step0) : 0);
         }
         s[g][l] = v;
@@ -411,7 +418,9 @@ __attribute__((target("avx2,fma"))) void native_fp64_avx2(const T* xr, const T* 
         s[g] = _mm256_fmadd_pd(wv, xj, s[g]);
       } else {
         wv = _mm256_loadu_pd(panel + j * kWidth + g * 4);
-        s[g] = _mm256_add_pd(s[g], _mm256_mul_pd(wv, xj));
+        __m256d p = _mm256_mul_pd(wv, xj);
+        ::mpcore::detail::opaque(p);  // rounded once, then added: never one fma
+        s[g] = _mm256_add_pd(s[g], p);
       }
     }
   }

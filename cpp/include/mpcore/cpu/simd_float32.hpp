@@ -143,15 +143,19 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
     // c = 1.5 * 2^(e + 24 - p): binary32 addition rounds v + c on the target's grid
     // (c's ulp is the target spacing at v, at least q); rounding to odd first with
     // two spare bits (p <= 22) makes that second rounding correct (Boldo-Melquiond).
+    // Integer adds are unsigned (wrap-around defined); compares are signed.
     const vi nonzero = lo != 0;
-    const vi odd = ((vi)hb + (opposite & nonzero)) | (nonzero & 1);
-    const vi c_bits = (odd & 0x7f800000) + k.rne_offset;
+    const vi odd = (vi)((hb + (vu)(opposite & nonzero)) | (vu)(nonzero & 1));
+    const vi c_bits = (vi)(((vu)odd & 0x7f800000u) + (vu)(vi{} + k.rne_offset));
     const vf c = (vf)(c_bits > k.rne_c_min ? c_bits : k.rne_c_min);
     const vf rounded = ((vf)odd + c) - c;
     special |= (odd & 0x7fffffff) > k.rne_limit;                   // above max_finite, or c would overflow
     sum = (vf)((vi)rounded | (odd & std::int32_t(0x80000000u)));  // the sign of a zero result
   } else {
     // The other modes round m = 2|hi| +- 1 as an integer (see the top of this file).
+    // A non-finite TwoSum (binary32 overflow of a finite sum) leaves lo NaN and m
+    // meaningless: the exact binary64 step decides those lanes, in every mode.
+    special |= (vi)(hb & 0x7f800000u) == 0x7f800000;
     const vi side = (opposite | 1) & (lo != 0);  // sign of (exact - hi) relative to |hi|
     const vu m = (hb << 1) + (vu)side;
     const vi field = (vi)(m >> 24);
@@ -202,7 +206,9 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
         up = __builtin_shufflevector(up_half[0], up_half[1], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
       }
       const vu magnitude = up ? next_bits : base_bits;
-      special |= (vi)magnitude > k.max_bits;
+      // Where the next grid point lies above max_finite (it may be binary32's inf, whose
+      // spacing would make the comparison above meaningless), the exact step decides.
+      special |= (vi)next_bits > k.max_bits;
       sum = (vf)(magnitude | (hb & 0x80000000u));
       return;
     } else if constexpr (Mode == Rounding::NearestAway) {
@@ -282,6 +288,7 @@ __attribute__((always_inline)) inline void lanes32_body(const float* xr, const f
         vf p;
         std::memcpy(&p, panel + j * kWidth + g * W, sizeof p);
         p *= xj;  // exact (the caller proved it)
+        ::mpcore::detail::opaque(p);
         Random32<W> rnd;
         random32<Mode, W>(key[g], j + step0, k.nbits, rnd);
         add32<Mode, W>(s[g], p, k, rnd, special, s[g]);
@@ -296,7 +303,7 @@ __attribute__((always_inline)) inline void lanes32_body(const float* xr, const f
         const std::uint64_t lane_key = Mode == Rounding::Stochastic ? stream_key(seed, index[lane]) : 0;
         double v = start[g][l];
         for (std::size_t j = j0; j < j1; ++j)
-          v = add_rounded(v, static_cast<double>(panel[j * kWidth + lane]) * static_cast<double>(xr[j]), r,
+          v = add_rounded(v, ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + lane]), static_cast<double>(xr[j])), r,
                           Mode == Rounding::Stochastic ? stream_bits(lane_key, j + step0) : 0);
         // A value of the format (exact in binary32), or an infinity or NaN, which binary32
         // carries too: the next step marks the lane again and this loop keeps it exact.

@@ -41,6 +41,7 @@ struct Container64 {
   __attribute__((always_inline)) void product(const T* xr, const T* panel, std::size_t j, int g, vec& p) const {
     load<W>(panel + j * kWidth + g * W, p);
     p *= static_cast<double>(xr[j]);
+    ::mpcore::detail::opaque(p);  // never fused into the TwoSum that follows
   }
   template <bool Exact>
   __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t step, int g, mark& special,
@@ -73,6 +74,7 @@ struct Container32 {
                                               vec& p) const {
     std::memcpy(&p, panel + j * kWidth + g * W, sizeof p);
     p *= xr[j];
+    ::mpcore::detail::opaque(p);
   }
   template <bool Exact>
   __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t step, int g, mark& special,
@@ -127,7 +129,7 @@ __attribute__((always_inline)) inline void pairwise_body(const T* xr, const T* p
         for (int l = 0; l < C::width; ++l) {
           if (!special[l]) continue;
           const std::size_t lane = static_cast<std::size_t>(g * C::width + l);
-          double u = add_rounded(0.0, static_cast<double>(panel[j * kWidth + lane]) * static_cast<double>(xr[j]), R,
+          double u = add_rounded(0.0, ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + lane]), static_cast<double>(xr[j])), R,
                                  c.bits(g, l, j));
           for (int t = 0; t < merges; ++t) u = add_rounded(stack[top - 1 - t][g][l], u, R, c.bits(g, l, n + node + t));
           v[g][l] = static_cast<typename C::scalar>(u);

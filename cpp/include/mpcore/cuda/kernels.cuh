@@ -22,7 +22,7 @@ __device__ double one_output(const T* x, const T* wt, const T* b, std::size_t n,
   std::size_t r, i;
   output_of(t, out, r, i);
   const T* xr = x + r * n;
-  auto term = [&](std::size_t j) { return static_cast<double>(wt[j * out + i]) * static_cast<double>(xr[j]); };
+  auto term = [&](std::size_t j) { return ::mpcore::detail::unfused_mul(static_cast<double>(wt[j * out + i]), static_cast<double>(xr[j])); };
   const double bias = b ? static_cast<double>(b[i]) : 0.0;
   return accumulate(term, n, b ? &bias : nullptr, acc, t);
 }
