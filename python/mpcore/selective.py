@@ -10,9 +10,15 @@ generalises this to a ladder of formats; the selective layer is its two-rung cas
 ``guard_sign=True`` also recomputes ReLU negatives whose sign the estimate cannot
 vouch for (kappa_v * u * c(n) >= 1), which the paper's rule keeps.
 
-tau = 0 asks for no error at all: every component is recomputed (the uniform-high
-layer), even those whose estimate is exactly 0. tau = inf keeps every finite
-low-precision component.
+The estimate is computed in the combined form |phi'(z)| (|W_i||x| + |b_i|) / |phi(z)|, so
+z = 0 is no special case (for sigmoid or softplus it is an ordinary finite estimate).
+
+Always recomputed, whatever tau: a non-finite low result; a low sum that was clamped at
++-max_finite and stayed finite (saturating formats in any mode, rtz/rto/rup/rdn in any
+format: found by the same sum with no top, an extra low pass in those cases only); a NaN
+estimate (NaN inputs). tau = 0 recomputes every component (the uniform-high layer), even
+those whose estimate is exactly 0; tau = inf keeps every other low result, except, with
+``guard_sign``, ReLU negatives whose sign is unsure.
 """
 
 from __future__ import annotations
@@ -95,6 +101,8 @@ def _check_factor(factor) -> str:
 def _alpha(activation: str, alpha) -> float:
     if alpha is None:
         return DEFAULT_ALPHA.get(activation, 0.0)
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+        raise TypeError(f"alpha must be a real number, got {type(alpha).__name__} {alpha!r}")
     alpha = float(alpha)
     if not np.isfinite(alpha):
         raise ValueError(f"alpha must be finite, got {alpha}")

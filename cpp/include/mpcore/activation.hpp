@@ -54,17 +54,17 @@ MPCORE_HD inline double activate(Activation a, double t, double alpha = 0.0) {
   }
 }
 
-MPCORE_HD inline double activation_condition(Activation a, double t, double alpha = 0.0) {
-  using namespace detail;
-  if (t != t) return t;  // NaN in, NaN out
+namespace detail {
+// kappa_phi(t) for finite t.
+MPCORE_HD inline double finite_activation_condition(Activation a, double t, double alpha) {
   switch (a) {
     case Activation::Identity: return 1.0;
     case Activation::Relu: return t < 0 ? 0.0 : 1.0;
     case Activation::LeakyRelu: return (t < 0 && alpha == 0.0) ? 0.0 : 1.0;
     case Activation::Tanh: {
       if (t == 0) return 1.0;
-      const double s = std::sinh(2 * t);  // inf for large |t|: kappa -> 0
-      return std::fabs(2 * t / s);
+      const double s = std::sinh(2 * t);
+      return std::isinf(s) ? 0.0 : std::fabs(2 * t / s);  // |t| > 355: kappa -> 0
     }
     case Activation::Sigmoid: return std::fabs(t) * sigmoid(-t);
     case Activation::GeluErf: {
@@ -81,7 +81,9 @@ MPCORE_HD inline double activation_condition(Activation a, double t, double alph
     }
     case Activation::GeluTanh: {
       const double u = kGeluTanhC * (t + 0.044715 * t * t * t);
-      return std::fabs(1.0 + t * kGeluTanhC * (1.0 + 0.134145 * t * t) * (1.0 - std::tanh(u)));
+      const double one_minus = 1.0 - std::tanh(u);  // exactly 0 from u ~ 19 on: kappa = 1
+      if (one_minus == 0) return 1.0;
+      return std::fabs(1.0 + t * kGeluTanhC * (1.0 + 0.134145 * t * t) * one_minus);
     }
     case Activation::Silu: return std::fabs(1.0 + t * sigmoid(-t));
     case Activation::Softplus: {
@@ -96,6 +98,51 @@ MPCORE_HD inline double activation_condition(Activation a, double t, double alph
       return em1 == 0 ? 1.0 : std::fabs(t * std::exp(t) / em1);
     }
   }
+}
+
+// The value at +-inf is the limit, taken as the formula at +-1e300: 0, 1, or huge (-> inf).
+template <class F>
+MPCORE_HD inline double at_infinity(double t, F f) {
+  const double v = f(t > 0 ? 1e300 : -1e300);
+  return v > 1e200 ? HUGE_VAL : v;
+}
+}  // namespace detail
+
+MPCORE_HD inline double activation_condition(Activation a, double t, double alpha = 0.0) {
+  using namespace detail;
+  if (t != t) return t;  // NaN in, NaN out
+  auto finite = [&](double v) { return finite_activation_condition(a, v, alpha); };
+  return std::isinf(t) ? at_infinity(t, finite) : finite(t);
+}
+
+// |phi'(t) / phi(t)|, the activation's logarithmic derivative, with its limits: infinite
+// where phi(t) = 0 and phi'(t) != 0, 0 where phi is flat (ReLU negatives). It is
+// kappa_phi(t) / |t| for t != 0, and it stays finite at t = 0 for activations with
+// phi(0) != 0 (sigmoid: 1/2, softplus: 1/(2 ln 2)), where kappa_phi(0) = 0 and
+// kappa_v(0) = inf would meet as 0 * inf.
+namespace detail {
+MPCORE_HD inline double finite_log_derivative(Activation a, double t, double alpha) {
+  switch (a) {
+    case Activation::Sigmoid: return sigmoid(-t);  // phi'/phi = 1 - sigmoid(t)
+    case Activation::Softplus:
+      if (t < -30) return 1.0;  // sigmoid(t) / softplus(t) = 1 - O(e^t); both underflow below -745
+      return sigmoid(t) / softplus(t);
+    default: {
+      if (t == 0) {  // phi(0) = 0: infinite unless phi is flat on the side the error may go
+        return HUGE_VAL;
+      }
+      const double k = finite_activation_condition(a, t, alpha);
+      return k == 0 ? 0.0 : k / std::fabs(t);
+    }
+  }
+}
+}  // namespace detail
+
+MPCORE_HD inline double activation_log_derivative(Activation a, double t, double alpha = 0.0) {
+  using namespace detail;
+  if (t != t) return t;
+  auto finite = [&](double v) { return finite_log_derivative(a, v, alpha); };
+  return std::isinf(t) ? at_infinity(t, finite) : finite(t);
 }
 
 }  // namespace mpcore

@@ -8,7 +8,10 @@
 #include <cmath>
 #include <cstddef>
 
+#include "activation.hpp"
 #include "config.hpp"
+#include "format.hpp"
+#include "rounding.hpp"
 
 namespace mpcore {
 
@@ -25,8 +28,9 @@ enum class Factor : int {
   N = 2,     // c = n: the worst-case growth
 };
 
+// n = 0 counts as 1: the bias alone is still one rounding.
 MPCORE_HD inline double growth_factor(Factor f, std::size_t n) {
-  const double dn = static_cast<double>(n);
+  const double dn = n ? static_cast<double>(n) : 1.0;
   return f == Factor::One ? 1.0 : f == Factor::Sqrt ? std::sqrt(dn) : dn;
 }
 
@@ -38,10 +42,17 @@ MPCORE_HD inline double inner_condition(double numerator, double z) {
   return numerator / az;
 }
 
-// kappa_phi * kappa_v, where a component with kappa_phi = 0 (a ReLU negative) has no
-// error to amplify even when kappa_v is infinite.
-MPCORE_HD inline double combined_condition(double kappa_phi, double kappa_v) {
-  return kappa_phi == 0 ? 0.0 : kappa_phi * kappa_v;
+// kappa_phi(z) * kappa_v of a component, in the combined form
+//   |phi'(z)| (|W_i||x| + |b_i|) / |phi(z)|  =  activation_log_derivative(z) * numerator,
+// so no 0 * inf arises at z = 0 (for sigmoid or softplus it is finite there: z = 0 is an
+// ordinary, well-defined estimate). A zero numerator means every term and the bias are 0:
+// z is exact, 0. A flat phi (ReLU negatives) amplifies nothing, even an infinite numerator.
+// NaN only from a NaN z or numerator (NaN inputs).
+MPCORE_HD inline double component_condition(Activation a, double z, double numerator, double alpha = 0.0) {
+  if (z != z || numerator != numerator) return z != z ? z : numerator;
+  if (numerator == 0) return 0.0;
+  const double rho = activation_log_derivative(a, z, alpha);
+  return rho == 0 ? 0.0 : rho * numerator;
 }
 
 // Which rung of a precision ladder (formats ordered by decreasing unit roundoff us[k])
@@ -52,14 +63,39 @@ MPCORE_HD inline double combined_condition(double kappa_phi, double kappa_v) {
 // kappa = 0 from kappa_phi = 0 (a ReLU negative) trusts the sign of z_low. With
 // guard_sign, rung k is only trusted when its error estimate cannot flip that sign:
 // kappa_v * us[k] * c < 1.
+//
+// A NaN kappa (NaN inputs) meets no tolerance, so it goes to the top rung too: no NaN is
+// ever compared silently. `clamped`: the rung-0 sum was clamped at +-max_finite (a
+// saturating format, or a directed mode that does not overflow): its error is unbounded.
 MPCORE_HD inline int choose_rung(double z_low, double kappa, double kappa_v, bool guard_sign, const double* us,
-                                 int rungs, double c, double tau) {
-  if (!std::isfinite(z_low) || tau == 0) return rungs - 1;
+                                 int rungs, double c, double tau, bool clamped = false) {
+  if (!std::isfinite(z_low) || clamped || tau == 0 || kappa != kappa) return rungs - 1;
   for (int k = 0; k < rungs - 1; ++k) {
     const bool sign_unsure = guard_sign && kappa == 0 && !(kappa_v * us[k] * c < 1);
     if (kappa * us[k] * c <= tau && !sign_unsure) return k;
   }
   return rungs - 1;
+}
+
+// The format with f's grid and no top: emax 1023 and overflow to inf. A sum accumulated in
+// it differs from the same sum in f exactly when a partial sum was clamped or overflowed.
+inline Format unbounded(const Format& f) {
+  Format u = f;
+  u.emax = 1023;
+  u.max_finite = u.binade_max();
+  u.overflow = Overflow::Inf;
+  return u;
+}
+
+// Same value, NaN equal to NaN (a NaN sum stays NaN with or without a top).
+MPCORE_HD inline bool same_value(double a, double b) { return a == b || (a != a && b != b); }
+
+// Whether a sum in f under `mode` can be clamped at +-max_finite and stay finite (so the
+// non-finite check cannot see it): saturating formats in every mode, any format under the
+// modes that clamp instead of overflowing on one side (rtz, rto, rup, rdn).
+inline bool clamps_silently(const Format& f, Rounding mode) {
+  return f.overflow == Overflow::Saturate || mode == Rounding::TowardZero || mode == Rounding::ToOdd ||
+         mode == Rounding::Upward || mode == Rounding::Downward;
 }
 
 }  // namespace mpcore

@@ -78,6 +78,26 @@ inline MatmulOptions rung_options(const LadderOptions& o, int k) {
   return m;
 }
 
+// Rung k's options with no top on its formats (see unbounded() in condition.hpp).
+inline MatmulOptions unbounded_options(const LadderOptions& o, int k) {
+  MatmulOptions m = rung_options(o, k);
+  m.acc = unbounded(m.acc);
+  m.outer = unbounded(m.outer);
+  return m;
+}
+
+// Whether rung k's sums can clamp at max_finite and stay finite (then it is checked).
+inline bool rung_clamps_silently(const LadderOptions& o, int k) {
+  const MatmulOptions m = rung_options(o, k);
+  return clamps_silently(m.acc, m.rounding) || (m.order == Order::Blocked && clamps_silently(m.outer, m.rounding));
+}
+
+inline std::vector<char> differs(const double* a, const double* b, std::size_t total) {
+  std::vector<char> d(total);
+  for (std::size_t e = 0; e < total; ++e) d[e] = !same_value(a[e], b[e]);
+  return d;
+}
+
 namespace cpu {
 
 template <class T>
@@ -108,8 +128,15 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
   }
   auto t1 = clock::now();
 
-  // 2. Condition estimate and the rung of every component.
+  // 2. Condition estimate and the rung of every component. A rung-0 sum that was clamped
+  // at max_finite without becoming non-finite is found by the same sum with no top.
   if (!first) inner_numerator(x, w, b, o.estimator, o.formats[0], o.accumulation.threads, numerator.data(), norms);
+  std::vector<char> clamped;
+  if (rung_clamps_silently(o, 0)) {
+    std::vector<double> free_z(total);
+    matmul(x, w, b, free_z.data(), unbounded_options(o, 0));
+    clamped = differs(out.z, free_z.data(), total);
+  }
   std::vector<double> us(rungs);
   for (int k = 0; k < rungs; ++k) us[k] = o.formats[k].unit_roundoff();
   const double c = growth_factor(o.factor, n);
@@ -117,17 +144,35 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
   for (std::size_t e = 0; e < total; ++e) {
     const double z = out.z[e];
     const double kappa_v = inner_condition(numerator[e], z);
-    const double kappa = combined_condition(activation_condition(o.activation, z, o.alpha), kappa_v);
-    const int k = choose_rung(z, kappa, kappa_v, o.guard_sign, us.data(), rungs, c, o.tau);
+    const double kappa = component_condition(o.activation, z, numerator[e], o.alpha);
+    const int k = choose_rung(z, kappa, kappa_v, o.guard_sign, us.data(), rungs, c, o.tau,
+                              !clamped.empty() && clamped[e]);
     out.kappa[e] = kappa;
     out.rung[e] = k;
     if (k) chosen[k].push_back(e);
   }
   auto t2 = clock::now();
 
-  // 3. Recompute only the chosen components, each once, in its rung's format.
-  for (int k = 1; k < rungs; ++k)
-    if (!chosen[k].empty()) matmul_entries(x, w, b, chosen[k].data(), chosen[k].size(), out.z, options_for(k));
+  // 3. Recompute only the chosen components, each once, in its rung's format; a component
+  // clamped in an intermediate rung moves on to the top rung.
+  std::vector<char> top_clamped(total, 0);
+  for (int k = 1; k < rungs; ++k) {
+    std::vector<std::size_t>& list = chosen[k];
+    if (list.empty()) continue;
+    matmul_entries(x, w, b, list.data(), list.size(), out.z, options_for(k));
+    if (!rung_clamps_silently(o, k)) continue;
+    std::vector<double> free_z(total);
+    matmul_entries(x, w, b, list.data(), list.size(), free_z.data(), unbounded_options(o, k));
+    for (std::size_t e : list) {
+      if (same_value(out.z[e], free_z[e])) continue;
+      if (k == rungs - 1) {
+        top_clamped[e] = 1;  // nothing above: its estimate and bound say so (infinite)
+      } else {
+        out.rung[e] = rungs - 1;
+        chosen[rungs - 1].push_back(e);
+      }
+    }
+  }
   auto t3 = clock::now();
 
   // 4. Activation, error estimates and bounds of the final components.
@@ -159,15 +204,14 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
     const int k = out.rung[e];
     const double z = out.z[e];
     out.y[e] = activate(o.activation, z, o.alpha);
-    const double kappa = k ? combined_condition(activation_condition(o.activation, z, o.alpha),
-                                                inner_condition(numerator[e], z))
-                           : out.kappa[e];
-    out.err_est[e] = kappa * us[k] * c;
+    const double kappa = k ? component_condition(o.activation, z, numerator[e], o.alpha) : out.kappa[e];
+    // A clamped sum has no error estimate or bound (only the top rung can keep one).
+    out.err_est[e] = top_clamped[e] ? HUGE_VAL : kappa * us[k] * c;
     ++stats.count[k];
     if (!sum_abs.empty()) {
       const ErrorBound eb = error_bound(sum_abs[e] * s_scale, rung_m[k], rung_unit[k], rung_tiny[k], acc.rounding);
-      out.bound[e] = eb.worst;
-      out.bound_prob[e] = eb.probabilistic;
+      out.bound[e] = top_clamped[e] ? HUGE_VAL : eb.worst;
+      out.bound_prob[e] = top_clamped[e] ? HUGE_VAL : eb.probabilistic;
     }
   }
   auto secs = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };

@@ -135,20 +135,45 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
   }
   DecisionParams p{o.activation, o.alpha, o.guard_sign, rungs, {}, growth_factor(o.factor, L.n), o.tau};
   for (int k = 0; k < rungs; ++k) p.us[k] = o.formats[k].unit_roundoff();
-  decide_kernel<><<<g.blocks, g.threads>>>(z.get(), num.get(), total, p, kappa.get(), rung.get());
+  // Sums clamped at max_finite that stayed finite: the same sums with no top differ (as on the CPU).
+  DeviceArray<double> z_free(rung_clamps_silently(o, 0) ? total : 0);
+  if (z_free.get()) {
+    matmul_kernel<T><<<g.blocks, g.threads>>>(L.x.get(), L.wt.get(), L.b.get(), L.batch, L.n, L.out,
+                                              make_accumulation(unbounded_options(o, 0)), z_free.get());
+  }
+  decide_kernel<><<<g.blocks, g.threads>>>(z.get(), num.get(), z_free.get(), total, p, kappa.get(), rung.get());
   sync("condition estimate");
   rung.download(out.rung);
   auto t2 = clock::now();
-  const auto lists = recompute_lists(out.rung, total, rungs);
+  auto lists = recompute_lists(out.rung, total, rungs);
+  std::vector<std::size_t> top_clamped;
   for (int k = 1; k < rungs; ++k) {
     if (lists[k].empty()) continue;
     DeviceArray<std::size_t> entries(lists[k].data(), lists[k].size());
-    m = rung_options(o, k);
     const Launch gk = launch_for(lists[k].size());
     entries_kernel<T><<<gk.blocks, gk.threads>>>(L.x.get(), L.wt.get(), L.b.get(), L.n, L.out, entries.get(),
-                                                lists[k].size(), make_accumulation(m), z.get());
+                                                lists[k].size(), make_accumulation(rung_options(o, k)), z.get());
     sync("recompute");
+    if (!rung_clamps_silently(o, k)) continue;
+    DeviceArray<double> free_k(total);
+    entries_kernel<T><<<gk.blocks, gk.threads>>>(L.x.get(), L.wt.get(), L.b.get(), L.n, L.out, entries.get(),
+                                                lists[k].size(), make_accumulation(unbounded_options(o, k)),
+                                                free_k.get());
+    sync("recompute with no top");
+    std::vector<double> hz(total), hf(total);
+    z.download(hz.data());
+    free_k.download(hf.data());
+    for (std::size_t e : lists[k]) {
+      if (same_value(hz[e], hf[e])) continue;
+      if (k == rungs - 1) {
+        top_clamped.push_back(e);
+      } else {
+        out.rung[e] = rungs - 1;
+        lists[rungs - 1].push_back(e);
+      }
+    }
   }
+  rung.upload(out.rung);
   auto t3 = clock::now();
   finish_kernel<><<<g.blocks, g.threads>>>(z.get(), num.get(), kappa.get(), rung.get(), total, p, y.get(), err.get());
   sync("activation");
@@ -156,6 +181,7 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
   y.download(out.y);
   kappa.download(out.kappa);
   err.download(out.err_est);
+  for (std::size_t e : top_clamped) out.err_est[e] = HUGE_VAL;
   for (std::size_t e = 0; e < total; ++e) ++stats.count[out.rung[e]];
   auto secs = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
   stats.seconds_low = secs(t0, t1);

@@ -69,14 +69,16 @@ struct DecisionParams {
 };
 
 template <class = void>  // a template, so the header can be included by several .cu files
-__global__ void decide_kernel(const double* z, const double* num, std::size_t total, DecisionParams p,
-                                     double* kappa, std::int32_t* rung) {
+// z_free: the same sums with no top (null when the rung cannot clamp silently).
+__global__ void decide_kernel(const double* z, const double* num, const double* z_free, std::size_t total,
+                              DecisionParams p, double* kappa, std::int32_t* rung) {
   const std::size_t t = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
   if (t >= total) return;
   const double kv = inner_condition(num[t], z[t]);
-  const double k = combined_condition(activation_condition(p.activation, z[t], p.alpha), kv);
+  const double k = component_condition(p.activation, z[t], num[t], p.alpha);
   kappa[t] = k;
-  rung[t] = choose_rung(z[t], k, kv, p.guard_sign, p.us, p.rungs, p.c, p.tau);
+  const bool clamped = z_free && !same_value(z[t], z_free[t]);
+  rung[t] = choose_rung(z[t], k, kv, p.guard_sign, p.us, p.rungs, p.c, p.tau, clamped);
 }
 
 template <class = void>
@@ -87,9 +89,7 @@ __global__ void finish_kernel(const double* z, const double* num, const double* 
   if (t >= total) return;
   const int k = rung[t];
   y[t] = activate(p.activation, z[t], p.alpha);
-  const double kap = k ? combined_condition(activation_condition(p.activation, z[t], p.alpha),
-                                            inner_condition(num[t], z[t]))
-                       : kappa[t];
+  const double kap = k ? component_condition(p.activation, z[t], num[t], p.alpha) : kappa[t];
   err_est[t] = kap * p.us[k] * p.c;
 }
 
