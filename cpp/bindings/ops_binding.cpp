@@ -113,6 +113,8 @@ void bind_ops(nb::module_& m) {
         else throw std::invalid_argument("unknown instruction set '" + name + "'; valid: 'avx512', 'avx2', 'portable'");
       },
       nb::arg("name"), "Force the kernels' instruction set (at most the detected one); for tests and benchmarks.");
+  m.def("simd_environment_problem", []() { return cpu::isa_from_environment().problem; },
+        "What is wrong with $MPCORE_SIMD ('' when it is unset or honoured).");
   m.attr("MAX_SR_BITS") = kMaxStochasticBits;
 }
 

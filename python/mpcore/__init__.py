@@ -6,7 +6,9 @@ Formats (:mod:`mpcore.formats`), correctly rounded accumulation
 (:func:`selective_linear`, :func:`ladder_linear`), backed by a header-only C++ core.
 """
 
-from . import datasets, formats, models
+import warnings as _warnings
+
+from . import _core, datasets, formats, models
 from ._core import Format, __version__
 from .mlp import MLP, Dense, Evaluation, RunResult
 from .ops import ORDERS, ROUNDING_MODES, dot, kernel, matmul, round, sum
@@ -45,3 +47,6 @@ __all__ = [
     "sum",
     "sweep",
 ]
+
+if _core.simd_environment_problem():
+    _warnings.warn(_core.simd_environment_problem(), RuntimeWarning, stacklevel=2)

@@ -13,6 +13,7 @@ from . import _core
 ROUNDING_MODES = ("rne", "rna", "rtz", "rup", "rdn", "rto", "sr")
 ORDERS = ("sequential", "pairwise", "blocked")
 DEFAULT_BLOCK = 32
+MAX_THREADS = 1024  # the C++ side never starts more (results do not depend on it)
 
 
 def check_rounding(rounding) -> str:
@@ -44,8 +45,10 @@ def check_sr_bits(sr_bits) -> int:
 def check_threads(threads) -> int:
     if threads is None:
         return 0
-    if not isinstance(threads, (int, np.integer)) or int(threads) < 1:
-        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    if isinstance(threads, (bool, np.bool_)) or not isinstance(threads, (int, np.integer)):
+        raise TypeError(f"threads must be a positive integer or None, not {type(threads).__name__}")
+    if not 1 <= int(threads) <= MAX_THREADS:
+        raise ValueError(f"threads must be in 1..{MAX_THREADS} (or None for all cores), got {threads!r}")
     return int(threads)
 
 

@@ -137,9 +137,14 @@ def sweep(net: MLP, x, y, low: FormatLike, high: FormatLike, taus: Sequence[floa
         futures = [executor.submit(evaluate_point, net, x, y, p, reference, high_f, cost_table, threads)
                    for p in policies]
         rows = []
-        for p, fut in zip(policies, futures):
-            rows.append(fut.result())
-            bar.step(p.label())
+        try:
+            for p, fut in zip(policies, futures):
+                rows.append(fut.result())
+                bar.step(p.label())
+        except BaseException:  # Ctrl-C or a failed point: drop the work not started yet
+            for fut in futures:
+                fut.cancel()
+            raise
     result = SweepResult(net.name, low_f.name, high_f.name, estimator, factor, len(x), rows)
     result.kappa_tau = taus[len(taus) // 2] if kappa_tau is None else float(kappa_tau)
     run = net.run(x, Selective(low_f, high_f, result.kappa_tau, estimator=estimator, factor=factor,

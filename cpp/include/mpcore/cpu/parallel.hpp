@@ -4,9 +4,12 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdlib>
 #include <exception>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -22,28 +25,65 @@ inline int default_threads() {
   return hw ? static_cast<int>(hw) : 1;
 }
 
-// Calls body(begin, end) on contiguous ranges of [0, tasks), one range per thread.
+// A hook the calling thread runs between tasks, at most every few milliseconds: it throws
+// to stop the work (the Python module installs one that raises KeyboardInterrupt on Ctrl-C).
+// Null by default: C++ users get no checks unless they install one.
+using InterruptCheck = void (*)();
+inline InterruptCheck& interrupt_check() {
+  static InterruptCheck hook = nullptr;
+  return hook;
+}
+
+// At most this many threads per call, whatever the caller asks (results do not depend on it).
+inline constexpr int kMaxThreads = 1024;
+
+// Calls body(begin, end) on ranges covering [0, tasks), on up to `threads` threads. Ranges
+// of consecutive tasks (about 64 per thread, so a range stays short) are handed out in
+// turn, so a thread that cannot be started (out of memory, a ulimit)
+// only means fewer workers, and the calling thread can stop everything between two tasks
+// when interrupt_check() throws: the workers finish their current task, then the exception
+// (or a worker's own) is rethrown here. Results never depend on which thread ran a task.
 template <class Body>
 void parallel_for(std::size_t tasks, int threads, const Body& body) {
   if (threads <= 0) threads = default_threads();
-  const std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(threads), tasks);
-  if (workers <= 1) {
-    if (tasks) body(std::size_t{0}, tasks);
-    return;
-  }
-  std::vector<std::thread> pool;
-  std::vector<std::exception_ptr> errors(workers);
-  pool.reserve(workers - 1);
+  const std::size_t workers = std::min<std::size_t>(std::min(threads, kMaxThreads), tasks);
+  const std::size_t grain = std::max<std::size_t>(1, tasks / (64 * (workers ? workers : 1)));
+  const std::size_t ranges = (tasks + grain - 1) / grain;
+  std::atomic<std::size_t> next{0};
+  auto do_range = [&](std::size_t g) { body(g * grain, std::min(tasks, (g + 1) * grain)); };
+  std::atomic<bool> stop{false};
+  std::vector<std::exception_ptr> errors(workers ? workers : 1);
   auto run = [&](std::size_t w) {
-    const std::size_t begin = tasks * w / workers, end = tasks * (w + 1) / workers;
     try {
-      body(begin, end);
+      for (std::size_t g; !stop.load(std::memory_order_relaxed) && (g = next.fetch_add(1)) < ranges;) do_range(g);
     } catch (...) {
       errors[w] = std::current_exception();
+      stop = true;
     }
   };
-  for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(run, w);
-  run(0);
+  std::vector<std::thread> pool;
+  for (std::size_t w = 1; w < workers; ++w) {
+    try {
+      pool.emplace_back(run, w);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had: the ones running take the remaining tasks
+    }
+  }
+  // The calling thread works too, checking for interrupts between its tasks.
+  const InterruptCheck check = interrupt_check();
+  auto last = std::chrono::steady_clock::now();
+  try {
+    for (std::size_t g; !stop.load(std::memory_order_relaxed) && (g = next.fetch_add(1)) < ranges;) {
+      do_range(g);
+      if (check && std::chrono::steady_clock::now() - last > std::chrono::milliseconds(20)) {
+        check();
+        last = std::chrono::steady_clock::now();
+      }
+    }
+  } catch (...) {
+    errors[0] = std::current_exception();
+    stop = true;
+  }
   for (auto& t : pool) t.join();
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);

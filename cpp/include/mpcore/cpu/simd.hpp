@@ -12,6 +12,7 @@
 // The result is therefore bit-identical to the scalar kernels (tested on every path).
 #pragma once
 
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -48,18 +49,35 @@ inline Isa detected_isa() {
   return Isa::Portable;
 }
 
-// The instruction set the kernels use: $MPCORE_SIMD (avx512, avx2, portable) if it is
-// supported here, else the best one detected; set_isa changes it (tests force each path).
+// What $MPCORE_SIMD asks for (avx512, avx2 or portable, any case; unset or "auto": the best
+// detected), and what is wrong with it: an empty, unknown or unsupported value falls back to
+// the best instruction set detected and says why (the Python module warns with it).
+struct IsaRequest {
+  Isa isa;
+  std::string problem;  // empty when the variable is unset or honoured
+};
+
+inline IsaRequest isa_from_environment() {
+  const Isa best = detected_isa();
+  const char* env = std::getenv("MPCORE_SIMD");
+  if (!env) return {best, {}};
+  std::string s(env);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s == "auto") return {best, {}};
+  const std::string fallback = std::string("; using ") + name_of(best);
+  if (s.empty()) return {best, "MPCORE_SIMD is set but empty (valid: avx512, avx2, portable, auto)" + fallback};
+  if (s != "avx512" && s != "avx2" && s != "portable")
+    return {best, "MPCORE_SIMD=" + std::string(env) + " is not an instruction set (valid: avx512, avx2, portable, auto)" + fallback};
+  const Isa want = s == "avx512" ? Isa::Avx512 : s == "avx2" ? Isa::Avx2 : Isa::Portable;
+  if (static_cast<int>(want) > static_cast<int>(best))
+    return {best, "MPCORE_SIMD=" + std::string(env) + ": this CPU does not support it" + fallback};
+  return {want, {}};
+}
+
+// The instruction set the kernels use: as $MPCORE_SIMD asks, else the best one detected;
+// set_isa changes it (tests force each path).
 inline Isa& active_isa() {
-  static Isa isa = [] {
-    const Isa best = detected_isa();
-    if (const char* env = std::getenv("MPCORE_SIMD")) {
-      const std::string s(env);
-      const Isa want = s == "avx512" ? Isa::Avx512 : s == "avx2" ? Isa::Avx2 : Isa::Portable;
-      if (static_cast<int>(want) <= static_cast<int>(best)) return want;
-    }
-    return best;
-  }();
+  static Isa isa = isa_from_environment().isa;
   return isa;
 }
 
