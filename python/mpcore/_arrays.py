@@ -22,6 +22,8 @@ def as_real_array(a, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
     dt = arr.dtype
     if _is_ml_dtype(dt):
+        if "complex" in dt.name:  # ml_dtypes.complex32 / bcomplex32: refused like NumPy complex
+            raise TypeError(f"{name} must hold real numbers, not {dt}")
         return arr.astype(np.float32)
     if dt.kind == "f":
         if dt.itemsize <= 4:

@@ -58,9 +58,17 @@ def load(path) -> MLP:
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
-    with np.load(path, allow_pickle=False) as z:
+    expected = "an .npz archive with 'layers', 'w0', 'b0', ... (schema in mpcore.models)"
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except Exception as exc:  # a corrupt or foreign file: NumPy's message alone names neither
+        raise ValueError(f"{path}: cannot be read as an mpcore model ({type(exc).__name__}: {exc}); "
+                         f"expected {expected}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: holds a single array, not a model; expected {expected}")
+    with archive as z:
         if "layers" not in z:
-            raise ValueError(f"{path}: not an mpcore model (no 'layers' key)")
+            raise ValueError(f"{path}: not an mpcore model (no 'layers' key); expected {expected}")
         encoding = str(z["encoding"]) if "encoding" in z else None
         layers = []
         for k in range(int(z["layers"])):
@@ -87,51 +95,152 @@ def _attach(layers: List[Dense], activation: str, alpha: Optional[float], where:
     layers[-1].activation, layers[-1].alpha = activation, alpha
 
 
-def from_torch(model, activations: Optional[Sequence[str]] = None, **mlp_options) -> MLP:
-    """An MLP from a torch ``nn.Sequential`` (Linear, supported activations, Flatten, Dropout)
-    or from a state dict of Linear layers (``activations`` then names each layer's activation)."""
-    import torch  # noqa: F401  (only needed when the caller has torch)
+def _probe_check(net: MLP, reference, n_in: int, what: str, tol: float = 1e-9) -> MLP:
+    """The import rule: the imported network reproduces the framework's fp64 outputs on a
+    probe input, or the import fails naming the difference (no silently wrong model)."""
+    probe = np.random.default_rng(0).standard_normal((4, n_in))
+    got = net.reference_logits(probe)
+    want = np.asarray(reference(probe), dtype=np.float64).reshape(got.shape)
+    scale = max(1.0, float(np.max(np.abs(want))))
+    err = float(np.max(np.abs(got - want))) / scale
+    if not err <= tol:
+        raise ValueError(f"{what}: the imported network does not reproduce the model's outputs on a probe input "
+                         f"(relative difference {err:.3g}); it contains something mpcore cannot represent")
+    return net
 
+
+_TORCH_FUNCTIONS = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "gelu": "gelu", "silu": "silu",
+                    "softplus": "softplus", "elu": "elu", "leaky_relu": "leaky_relu"}
+_TORCH_SHAPE_OPS = {"flatten", "view", "reshape", "dropout", "contiguous", "squeeze"}
+
+
+def _torch_state_dict(sd, activations) -> List[Dense]:
+    if activations is None:
+        raise ValueError("a state dict holds no activations: pass activations=[...] (one per Linear layer), "
+                         "or import the nn.Module itself")
     layers: List[Dense] = []
-    if isinstance(model, dict):
-        keys = [k for k in model if k.endswith("weight")]
-        for k, key in enumerate(keys):
-            w = model[key].detach().cpu().double().numpy()
-            bias_key = key[: -len("weight")] + "bias"
-            b = model[bias_key].detach().cpu().double().numpy() if bias_key in model else None
-            act = activations[k] if activations else "identity"
-            layers.append(Dense(w, b, act))
-        if activations and len(activations) != len(keys):
-            raise ValueError(f"{len(activations)} activations for {len(keys)} Linear layers")
-    else:
-        for name, module in model.named_children() if hasattr(model, "named_children") else []:
+    for key, value in sd.items():
+        if key.endswith("bias"):
+            continue
+        if not key.endswith("weight") or getattr(value, "ndim", 0) != 2:
+            raise ValueError(f"state dict entry {key!r} (shape {tuple(getattr(value, 'shape', ()))}) is not a "
+                             "Linear weight: a state dict import takes Linear layers only")
+        bias_key = key[: -len("weight")] + "bias"
+        b = sd[bias_key].detach().cpu().double().numpy() if bias_key in sd else None
+        layers.append(Dense(value.detach().cpu().double().numpy(), b))
+    if len(activations) != len(layers):
+        raise ValueError(f"{len(activations)} activations for {len(layers)} Linear layers")
+    for layer, act in zip(layers, activations):
+        layer.activation = act
+    return layers
+
+
+def _torch_module_activation(module, where):
+    kind = type(module).__name__
+    alpha = None
+    if kind == "LeakyReLU":
+        alpha = float(module.negative_slope)
+    elif kind == "ELU":
+        alpha = float(module.alpha)
+    elif kind == "Softplus" and (module.beta != 1 or module.threshold != 20):
+        raise ValueError(f"unsupported Softplus with beta != 1 or threshold != 20 ({where})")
+    act = TORCH_ACTIVATIONS[kind]
+    if kind == "GELU" and getattr(module, "approximate", "none") == "tanh":
+        act = "gelu_tanh"
+    return act, alpha
+
+
+def _torch_module(model) -> List[Dense]:
+    """Layers of a traced module: a chain of Linear layers, activations (modules, functions
+    or tensor methods) and shape-only operations; anything else raises, naming it."""
+    import torch
+    import torch.fx
+
+    try:
+        graph = torch.fx.symbolic_trace(model).graph
+    except Exception as exc:
+        raise ValueError(f"cannot trace {type(model).__name__} with torch.fx ({exc}); mpcore imports chains of "
+                         "Linear layers and activations") from None
+    modules = dict(model.named_modules())
+    layers: List[Dense] = []
+    current = None  # the node whose value flows down the chain
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            if current is not None:
+                raise ValueError("models with several inputs are not supported")
+            current = node
+            continue
+        if node.op == "output":
+            break
+        where = f"{node.op} {node.target!r}"
+        if not node.args or node.args[0] is not current or any(
+                isinstance(a, torch.fx.Node) for a in list(node.args[1:]) + list(node.kwargs.values())):
+            raise ValueError(f"{where}: not a chain (it combines several values, e.g. a residual connection); "
+                             "mpcore imports chains of Linear layers and activations")
+        if node.op == "call_module":
+            module = modules[node.target]
             kind = type(module).__name__
             if kind == "Linear":
                 w = module.weight.detach().cpu().double().numpy()
                 b = None if module.bias is None else module.bias.detach().cpu().double().numpy()
                 layers.append(Dense(w, b))
             elif kind in TORCH_ACTIVATIONS:
-                alpha = None
-                if kind == "LeakyReLU":
-                    alpha = float(module.negative_slope)
-                elif kind == "ELU":
-                    alpha = float(module.alpha)
-                elif kind == "GELU" and getattr(module, "approximate", "none") == "tanh":
-                    kind = "GELU_tanh"
-                act = "gelu_tanh" if kind == "GELU_tanh" else TORCH_ACTIVATIONS[kind]
-                if kind == "Softplus" and (module.beta != 1 or module.threshold != 20):
-                    raise ValueError("unsupported layer Softplus with beta != 1 (layer " + name + ")")
-                if kind == "Identity":
-                    continue
-                _attach(layers, act, alpha, f"{kind} ({name})")
-            elif kind in ("Flatten", "Dropout"):
-                continue
-            else:
-                raise ValueError(f"unsupported layer {kind} ({name}): mpcore imports Linear, "
+                if kind != "Identity":
+                    act, alpha = _torch_module_activation(module, node.target)
+                    _attach(layers, act, alpha, f"{kind} ({node.target})")
+            elif kind not in ("Flatten", "Dropout"):
+                raise ValueError(f"unsupported layer {kind} ({node.target}): mpcore imports Linear, "
                                  f"{', '.join(TORCH_ACTIVATIONS)}, Flatten and Dropout")
+        else:  # call_function / call_method
+            name = getattr(node.target, "__name__", str(node.target)).rstrip("_")
+            if name in _TORCH_FUNCTIONS:
+                kwargs = dict(node.kwargs)
+                alpha = None
+                if name == "leaky_relu":
+                    alpha = float(node.args[1] if len(node.args) > 1 else kwargs.get("negative_slope", 0.01))
+                elif name == "elu":
+                    alpha = float(node.args[1] if len(node.args) > 1 else kwargs.get("alpha", 1.0))
+                act = _TORCH_FUNCTIONS[name]
+                if name == "gelu" and kwargs.get("approximate", "none") == "tanh":
+                    act = "gelu_tanh"
+                if name == "softplus" and (kwargs.get("beta", 1) != 1 or len(node.args) > 1):
+                    raise ValueError(f"{where}: softplus with beta != 1 is not supported")
+                _attach(layers, act, alpha, where)
+            elif name not in _TORCH_SHAPE_OPS:
+                raise ValueError(f"unsupported operation {where}: mpcore imports Linear layers, activations "
+                                 f"({', '.join(_TORCH_FUNCTIONS)}) and flatten/view/reshape/dropout")
+        current = node
+    return layers
+
+
+def from_torch(model, activations: Optional[Sequence[str]] = None, **mlp_options) -> MLP:
+    """An MLP from a torch module (traced with torch.fx: nested Sequentials and custom modules
+    whose forward calls torch.relu etc. are fine) or from a state dict of Linear layers with
+    ``activations`` naming each layer's activation. A module's import is checked on a probe
+    input against the module's own float64 output; anything mpcore cannot represent raises."""
+    import copy
+
+    import torch
+
+    if isinstance(model, dict):
+        layers = _torch_state_dict(model, activations)
+        if not layers:
+            raise ValueError("no Linear layers found")
+        return MLP(layers, **mlp_options)
+    if activations is not None:
+        raise ValueError("activations= is for state dicts; a module's own activations are used")
+    layers = _torch_module(model)
     if not layers:
         raise ValueError("no Linear layers found")
-    return MLP(layers, **mlp_options)
+    mlp_options.setdefault("name", type(model).__name__.lower())
+    net = MLP(layers, **mlp_options)
+    reference = copy.deepcopy(model).double().eval()
+
+    def run(probe):
+        with torch.no_grad():
+            return reference(torch.from_numpy(probe)).numpy()
+
+    return _probe_check(net, run, layers[0].w.shape[1], f"torch model {type(model).__name__}")
 
 
 def from_sklearn(clf, **mlp_options) -> MLP:
@@ -142,6 +251,7 @@ def from_sklearn(clf, **mlp_options) -> MLP:
     if act is None:
         raise ValueError(f"unsupported activation {clf.activation!r}")
     n = len(clf.coefs_)
+    mlp_options.setdefault("name", type(clf).__name__.lower())
     layers = [Dense(np.asarray(W, dtype=np.float64).T, np.asarray(b, dtype=np.float64),
                     act if k < n - 1 else "identity")
               for k, (W, b) in enumerate(zip(clf.coefs_, clf.intercepts_))]
@@ -158,7 +268,10 @@ def from_onnx(model, **mlp_options) -> MLP:
         path = pathlib.Path(model)
         if not path.is_file():
             raise FileNotFoundError(f"ONNX file not found: {path}")
+        mlp_options.setdefault("name", path.stem)
         model = onnx.load(str(path))
+    else:
+        mlp_options.setdefault("name", model.graph.name or "onnx")
     inits = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer}
     for node in model.graph.node:
         if node.op_type == "Constant":
@@ -203,7 +316,21 @@ def from_onnx(model, **mlp_options) -> MLP:
                              f"Add, {', '.join(ONNX_ACTIVATIONS)}, Flatten, Dropout")
     if not layers:
         raise ValueError("no Gemm or MatMul layers found")
-    return MLP(layers, **mlp_options)
+    net = MLP(layers, **mlp_options)
+    try:
+        import onnxruntime
+    except ImportError:
+        return net  # nothing to check against
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feed = session.get_inputs()[0]
+    dtype = np.float64 if "double" in feed.type else np.float32
+
+    def run(probe):
+        return session.run(None, {feed.name: probe.astype(dtype)})[0]
+
+    # onnxruntime computes in the model's own precision: float32 models agree to ~1e-6.
+    return _probe_check(net, run, layers[0].w.shape[1], f"ONNX model {net.name}",
+                        1e-9 if dtype == np.float64 else 1e-4)
 
 
 def load_any(path, **mlp_options) -> MLP:
@@ -214,6 +341,7 @@ def load_any(path, **mlp_options) -> MLP:
     suffix = path.suffix.lower()
     if suffix == ".npz":
         return load(path)
+    mlp_options.setdefault("name", path.stem)  # sweeps name their files after it
     if suffix == ".onnx":
         return from_onnx(path, **mlp_options)
     if suffix in (".pt", ".pth"):
