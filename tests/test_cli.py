@@ -48,3 +48,54 @@ def test_help_and_module_entry_point():
     assert r.returncode == 0 and "run" in r.stdout and "sweep" in r.stdout
     r = subprocess.run([sys.executable, "-m", "mpcore", "formats"], capture_output=True, text=True)
     assert r.returncode == 0 and "bf16" in r.stdout
+
+
+def test_progress_shows_on_a_terminal_by_default_and_no_progress_hides_it(monkeypatch):
+    from mpcore.cli import build_parser
+
+    assert build_parser().parse_args(["run"]).progress is None  # sweep decides: shown when stderr is a tty
+    assert build_parser().parse_args(["run", "--no-progress"]).progress is False
+    assert build_parser().parse_args(["run", "--progress"]).progress is True
+
+
+def test_tau_printed_as_given_and_columns_explained(tmp_path, capsys):
+    assert main(["run", "--limit", "20", "--taus", "0.15,1e-3", "--no-progress", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert " 0.15 " in out and " 0.001 " in out
+    assert "agree:" in out and "logit err:" in out
+
+
+def test_out_naming_a_file_fails_before_the_sweep(tmp_path, capsys):
+    target = tmp_path / "file.txt"
+    target.write_text("x")
+    with pytest.raises(SystemExit):
+        main(["run", "--limit", "20", "--taus", "1", "--out", str(target)])
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_sweep_on_embedded_data(tmp_path, capsys):
+    import mpcore
+
+    model = tmp_path / "tiny_net.npz"
+    mpcore.models.save(mpcore.embedded.default_model(), model)
+    assert main(["sweep", "--model", str(model), "--data", "embedded", "--limit", "20", "--taus", "1",
+                 "--no-progress", "--out", str(tmp_path / "o")]) == 0
+    assert (tmp_path / "o" / "sweep_mnist_relu.csv").exists()  # the stored name
+
+
+def test_missing_data_error_names_the_option_and_the_source(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("MPCORE_DATA", raising=False)
+    model = tmp_path / "m.npz"
+    import mpcore
+
+    mpcore.models.save(mpcore.embedded.default_model(), model)
+    assert main(["sweep", "--model", str(model), "--data", "mnist", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "MPCORE_DATA" in err and "--data-root" in err and "MNIST" in err
+
+
+def test_policy_labels_say_selective_and_differ_by_estimator():
+    from mpcore import Selective
+
+    a, b = Selective("fp8_e4m3", "fp16", 0.1), Selective("fp8_e4m3", "fp16", 0.1, estimator="norm")
+    assert a.label().startswith("selective") and a.label() != b.label()

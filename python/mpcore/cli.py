@@ -55,7 +55,7 @@ def _sweep_and_report(net, x, y, args, stem: str) -> int:
     executor = ProcessPoolExecutor(args.jobs) if getattr(args, "jobs", 1) > 1 else None
     try:
         result = sweep(net, x, y, args.low, args.high, args.taus, estimator=args.estimator, factor=args.factor,
-                       guard_sign=args.guard_sign, executor=executor, progress=None if args.progress else False)
+                       guard_sign=args.guard_sign, executor=executor, progress=args.progress)
     finally:
         if executor is not None:
             executor.shutdown()
@@ -78,7 +78,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _load_data(args) -> tuple:
     from . import datasets
 
-    if args.data in datasets.NAMES:
+    if args.data == "embedded":
+        from .embedded import default_data
+
+        x, y = default_data()
+    elif args.data in datasets.NAMES:
         x, y = datasets.load(args.data, args.split, root=args.data_root)
     else:
         path = pathlib.Path(args.data)
@@ -124,7 +128,8 @@ def _add_sweep_options(p: argparse.ArgumentParser, out_default: str) -> None:
     p.add_argument("--guard-sign", action="store_true", help="also recompute ReLU negatives of uncertain sign")
     p.add_argument("--limit", type=int, default=0, help="use only the first N samples")
     p.add_argument("--jobs", type=int, default=1, help="processes to spread the sweep points over (1)")
-    p.add_argument("--progress", action="store_true", help="always show the progress bar")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: on a terminal)")
     p.add_argument("--out", default=out_default, help=f"folder for the table and plots ({out_default})")
 
 
@@ -143,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("sweep", help="sweep tau on your model and data",
                         description="Sweep tau for a model (.npz, .onnx, .pt) on a dataset.")
     sw.add_argument("--model", required=True, help="model file: .npz (mpcore schema), .onnx, .pt/.pth")
-    sw.add_argument("--data", required=True, help="'mnist', 'fashion-mnist' or an .npz with arrays x and y")
+    sw.add_argument("--data", required=True,
+                    help="'mnist', 'fashion-mnist', 'embedded' (1,000 bundled MNIST test images) or an .npz with "
+                         "arrays x and y")
     sw.add_argument("--split", choices=("train", "test"), default="test")
     sw.add_argument("--data-root", default=None, help="folder with the IDX files (default $MPCORE_DATA/<name>)")
     _add_sweep_options(sw, "mpcore-sweep")
@@ -166,6 +173,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     if hasattr(args, "low"):
         if formats.get(args.low).u < formats.get(args.high).u:
             parser.error(f"--low {args.low} is more precise than --high {args.high}")
+    out = getattr(args, "out", None)
+    if out is not None:  # fail now, not after the whole sweep has run
+        path = pathlib.Path(out)
+        if path.exists() and not path.is_dir():
+            parser.error(f"--out {out}: exists and is not a folder")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            parser.error(f"--out {out}: cannot create the folder ({exc.strerror})")
+        if not os.access(path, os.W_OK):
+            parser.error(f"--out {out}: the folder is not writable")
     try:
         return args.func(args)
     except (FileNotFoundError, ValueError) as exc:

@@ -45,6 +45,11 @@ def _find(directory: pathlib.Path, stem: str) -> Optional[pathlib.Path]:
     return None
 
 
+SOURCES = {"mnist": "MNIST (LeCun, Cortes and Burges: train/t10k-images-idx3-ubyte.gz and "
+                    "-labels-idx1-ubyte.gz)",
+           "fashion-mnist": "Fashion-MNIST (Zalando Research, same file names)"}
+
+
 def data_root(name: str, root=None) -> pathlib.Path:
     """Where ``load`` looks for dataset ``name``."""
     if root is not None:
@@ -52,7 +57,9 @@ def data_root(name: str, root=None) -> pathlib.Path:
     env = os.environ.get("MPCORE_DATA")
     if not env:
         raise FileNotFoundError(
-            f"no data location for {name!r}: pass root=... or set MPCORE_DATA to a folder holding {name}/"
+            f"no data location for {name!r}: set MPCORE_DATA to a folder holding {name}/ (or pass root=..., "
+            f"--data-root on the command line). The files are the standard IDX .gz files of {SOURCES[name]}; "
+            "'mpcore sweep --data embedded' uses the 1,000 bundled MNIST test images instead"
         )
     return pathlib.Path(env) / name
 
@@ -70,7 +77,8 @@ def load(name: str, split: str = "test", root=None) -> Tuple[np.ndarray, np.ndar
     missing = [s for s, p in ((f"{prefix}-images-idx3-ubyte[.gz]", images_path),
                               (f"{prefix}-labels-idx1-ubyte[.gz]", labels_path)) if p is None]
     if missing:
-        raise FileNotFoundError(f"{name} {split}: {', '.join(missing)} not found in {directory.resolve()}")
+        raise FileNotFoundError(f"{name} {split}: {', '.join(missing)} not found in {directory.resolve()} "
+                                f"(set MPCORE_DATA or --data-root; the files are those of {SOURCES[name]})")
     images = read_idx(images_path)
     labels = read_idx(labels_path)
     if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:

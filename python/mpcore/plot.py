@@ -28,7 +28,7 @@ def cost_accuracy(result: SweepResult, path) -> None:
     sel = [r for r in result.rows if r["kind"] == "selective"]
     ax1.plot([r["relative_cost"] for r in sel], [r["accuracy"] for r in sel], "o-", label="selective")
     for r in sel:
-        ax1.annotate(f"{r['tau']:.0e}", (r["relative_cost"], r["accuracy"]), fontsize=7,
+        ax1.annotate(f"{r['tau']:g}", (r["relative_cost"], r["accuracy"]), fontsize=7,
                      textcoords="offset points", xytext=(3, 3))
     for r in result.rows:
         if r["kind"] == "uniform":
@@ -63,7 +63,7 @@ def kappa_histogram(result: SweepResult, path) -> None:
         if vals.size:
             ax.hist(np.log10(vals), bins=60, color="tab:blue", alpha=0.8)
         if result.kappa_tau:
-            ax.axvline(math.log10(result.kappa_tau / u), color="tab:red", ls="--", label=f"tau={result.kappa_tau:g}")
+            ax.axvline(math.log10(result.kappa_tau / u), color="tab:red", ls="--", label=f"tau/u_low (tau={result.kappa_tau:g})")
         ax.set_title(f"layer {k}: {zero:.0%} kappa=0, {np.mean(np.isinf(kappa)):.1%} inf", fontsize=9)
         ax.set_xlabel("log10 kappa_phi * kappa_v")
         ax.legend(fontsize=7)

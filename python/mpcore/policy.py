@@ -48,7 +48,19 @@ class Ladder:
         return tuple(get_format(f, f"formats[{k}]") for k, f in enumerate(self.fmts))
 
     def label(self) -> str:
-        return f"ladder {'/'.join(f.name for f in self.formats())} tau={self.tau:g}"
+        """What the table and the progress bar call it: 'selective' for two formats, else
+        'ladder'; the estimator and any non-default option, so different runs differ."""
+        kind = "selective" if len(self.fmts) == 2 else "ladder"
+        extra = [self.estimator]
+        if self.factor != "1":
+            extra.append(f"c={self.factor}")
+        if self.guard_sign:
+            extra.append("guard-sign")
+        if self.rounding != "rne":
+            extra.append(self.rounding)
+        if self.order != "sequential":
+            extra.append(self.order)
+        return f"{kind} {'/'.join(f.name for f in self.formats())} {' '.join(extra)} tau={self.tau!r}"
 
 
 def Selective(low: FormatLike, high: FormatLike, tau: float, estimator: str = "exact", factor: str = "1",

@@ -61,9 +61,12 @@ class SweepResult:
                  f"{'policy':<22} {'tau':>8} {'accuracy':>9} {'agree':>7} {'recomputed':>10} {'rel. cost':>9} "
                  f"{'logit err':>10}"]
         for r in self.rows:
-            tau = "" if r["tau"] is None else f"{r['tau']:.0e}"
+            tau = "" if r["tau"] is None else f"{r['tau']!r}"  # as given: 0.15 stays 0.15
             lines.append(f"{r['label']:<22} {tau:>8} {r['accuracy']:>9.4f} {r['agreement']:>7.4f} "
                          f"{r['fraction_high']:>10.4f} {r['relative_cost']:>9.3f} {r['logits_rel_err_mean']:>10.2e}")
+        lines.append("agree: fraction of samples whose predicted class equals the fp64 run's; logit err: mean over "
+                     "samples of ||logits - logits_fp64|| / ||logits_fp64||; recomputed: fraction of inner products "
+                     f"recomputed in {self.high}")
         return "\n".join(lines)
 
 
@@ -89,7 +92,7 @@ def evaluate_point(net: MLP, x, y, policy: Policy, reference_logits, cost_refere
     t0 = time.perf_counter()
     e = net.evaluate(x, y, policy, reference_logits=reference_logits, cost_reference=cost_reference,
                      cost_table=cost_table, threads=threads, cache=cache)
-    return {"label": e.policy if isinstance(policy, Uniform) else "selective",
+    return {"label": e.policy if isinstance(policy, Uniform) else f"selective {policy.estimator}",
             "kind": "uniform" if isinstance(policy, Uniform) else "selective",
             "tau": None if isinstance(policy, Uniform) else policy.tau,
             "accuracy": e.accuracy, "agreement": e.agreement, "fraction_high": e.fraction_high,
