@@ -136,3 +136,35 @@ def test_infinite_and_p53_inputs(acc, mode):
     assert np.isfinite(got).all()
     assert mpcore.matmul(np.array([[np.inf, 1.]]), np.ones((1, 2)), acc=acc, rounding=mode)[0, 0] == np.inf
     assert np.isnan(mpcore.matmul(np.array([[np.inf, -np.inf]]), np.ones((1, 2)), acc=acc, rounding=mode)[0, 0])
+
+
+BIG_FORMATS = ["fp64", dict(precision=40, emin=-1022, emax=1023), dict(precision=52, emin=-1000, emax=1023)]
+
+
+@pytest.mark.parametrize("spec", BIG_FORMATS, ids=str)
+@pytest.mark.parametrize("mode", DETERMINISTIC_MODES)
+@pytest.mark.parametrize("order", ["sequential", "pairwise"])
+def test_finite_sums_past_binary64_range_round_like_any_other(spec, mode, order, isa):
+    # The exact sum is finite (about 2^1024 and beyond) though binary64's own sum overflows:
+    # rtz / rto / directed-toward-zero clamp to max_finite, the others overflow; never inf by
+    # accident of the container.
+    from exact_reference import accumulate, same
+
+    fmt = mpcore.formats.get(spec) if isinstance(spec, str) else mpcore.Format(**spec)
+    top = fmt.max_finite
+    x = np.array([[top, top], [top, 2.0 ** 970], [-top, -top], [top, -top], [top, np.inf], [-np.inf, top]])
+    w = np.ones((33, 2))
+    for path in ("lanes", "generic"):
+        got = run(x, w, None, fmt, mode, order, path=path)
+        assert got[4, 0] == np.inf and got[5, 0] == -np.inf  # an infinite term is inf in every mode
+        for r in range(4):
+            want = accumulate(w[0], x[r], None, fmt, mode, order)
+            assert same(got[r, 0], want), (path, r, got[r, 0], want)
+            assert np.array_equal(got[r], np.full(33, got[r, 0]), equal_nan=True)
+
+
+def test_stochastic_rounding_past_binary64_range_draws_both_neighbours():
+    # DBL_MAX + 2^970 lies halfway between DBL_MAX and 2^1024 (inf in fp64): both outcomes.
+    x = np.array([[np.finfo(np.float64).max, 2.0 ** 970]])
+    outcomes = {float(mpcore.matmul(x, np.ones((1, 2)), acc="fp64", rounding="sr", seed=s)[0, 0]) for s in range(40)}
+    assert outcomes == {np.finfo(np.float64).max, np.inf}

@@ -140,18 +140,24 @@ static void binary64_kernel_matches_scalar_steps() {
   std::uniform_real_distribution<double> U(-1.0, 1.0);
   std::uniform_int_distribution<int> scale_d(-60, 6);
   const std::size_t L = cpu::simd::kWidth;
-  // The named formats, and custom ones at binary64's edges: a subnormal grid inside
-  // binary64's subnormal range (emin - p + 1 < -1022), and a top binade whose sums
-  // overflow binary64 itself.
+  // The named formats, and custom ones at the edges of what the lanes take (supports()):
+  // the smallest subnormal q = 2^-1022 (sums at binary64's subnormals and tiny binades, where
+  // stochastic rounding's bits of lo need a scale near binary64's range), and a top binade
+  // just below 2^1023 (sums that overflow binary64 itself). Beyond those edges: scalar path.
   std::vector<formats::Named> all(std::begin(formats::all), std::end(formats::all));
-  all.push_back({"p40_emin-1022", Format{40, -1022, 1023, true, (2.0 - std::ldexp(1.0, -39)) * std::ldexp(1.0, 1023),
-                                         Overflow::Inf, 52}});
-  all.push_back({"p20_emin-1010", Format{20, -1010, 1000, true, (2.0 - std::ldexp(1.0, -19)) * std::ldexp(1.0, 1000),
-                                         Overflow::Inf, 31}});
-  all.push_back({"p52_emin-1022", Format{52, -1022, 1023, true, (2.0 - std::ldexp(1.0, -51)) * std::ldexp(1.0, 1023),
-                                         Overflow::Inf, 63}});
-  all.push_back({"p8_emin-1022_saturating", Format{8, -1022, 1023, true, (2.0 - std::ldexp(1.0, -7)) * std::ldexp(1.0, 1023),
+  const double top = std::ldexp(1.0, 1022);
+  all.push_back({"p40_q2^-1022", Format{40, -983, 1022, true, (2.0 - std::ldexp(1.0, -39)) * top, Overflow::Inf, 52}});
+  all.push_back({"p20_q2^-1022", Format{20, -1003, 1000, true, (2.0 - std::ldexp(1.0, -19)) * std::ldexp(1.0, 1000),
+                                        Overflow::Inf, 31}});
+  all.push_back({"p52_q2^-1022", Format{52, -971, 1022, true, (2.0 - std::ldexp(1.0, -51)) * top, Overflow::Inf, 63}});
+  all.push_back({"p8_top2^1022_saturating", Format{8, -1000, 1022, true, (2.0 - std::ldexp(1.0, -7)) * top,
                                                    Overflow::Saturate, 19}});
+  for (std::size_t k = std::size(formats::all); k < all.size(); ++k)
+    CHECK(cpu::simd::supports(all[k].format, Rounding::TowardZero), "%s must run in the lanes", all[k].name);
+  const Format beyond_low{40, -1022, 1023, true, (2.0 - std::ldexp(1.0, -39)) * top * 2, Overflow::Inf, 52};
+  const Format beyond_top{20, -1000, 1023, true, (2.0 - std::ldexp(1.0, -19)) * top * 2, Overflow::Inf, 31};
+  CHECK(!cpu::simd::supports(beyond_low, Rounding::TowardZero) && !cpu::simd::supports(beyond_top, Rounding::Upward),
+        "formats past binary64's edges stay on the scalar path");
   for (const auto& nf : all) {
     const Format& f = nf.format;
     std::vector<double> grid;

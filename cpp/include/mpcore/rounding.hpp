@@ -78,6 +78,9 @@ MPCORE_HD inline Rounder make_rounder(const Format& f, Rounding mode,
 
 namespace detail {
 
+// |x| = inf, on the bits (no <cmath> classification, the same on host and device).
+MPCORE_HD inline bool is_infinite(double x) { return (to_bits(x) & ~kSignBit) == kExponentMask; }
+
 // Exponent-field bits of 2^e for any e >= -1074.
 MPCORE_HD inline std::uint64_t pow2_bits(int e) {
   return e >= -1022 ? static_cast<std::uint64_t>(e + 1023) << 52
@@ -213,9 +216,33 @@ MPCORE_HD inline double round_value(double x, const Rounder& R, std::uint64_t ra
   return round_sum(x, 0.0, R, random);
 }
 
+namespace detail {
+
+// round(s + p) for finite s, p whose binary64 sum overflowed: the exact sum is finite, at
+// least 2^1024 - 2^970 in magnitude, so both operands are at least 2^970 and halving them is
+// exact. The halves' sum is rounded on the format's grid halved (emin - 1, max_finite / 2),
+// then doubled, exactly: a clamp to max_finite where the mode clamps (rtz, rto, directed
+// toward zero), the overflow value where it rounds away, SR's draw between the two.
+MPCORE_HD inline double add_rounded_past_binary64(double s, double p, const Rounder& R, std::uint64_t random) {
+  Rounder half = R;
+  half.emin -= 1;
+  half.max_finite = R.max_finite * 0.5;
+  half.max_bits = to_bits(half.max_finite);
+  half.overflow_value = R.overflow_value * 0.5;  // inf and NaN stay; a saturation value halves
+  const double a = s * 0.5, b = p * 0.5;
+  const double hi = a + b;
+  const double back = hi - a;
+  const double lo = (a - (hi - back)) + (b - back);
+  return round_sum(hi, lo, half, random) * 2.0;
+}
+
+}  // namespace detail
+
 // round(s + p) with one rounding of the exact sum (Knuth's TwoSum gives it exactly).
 MPCORE_HD inline double add_rounded(double s, double p, const Rounder& R, std::uint64_t random) {
   const double hi = s + p;
+  if (detail::is_infinite(hi) && !detail::is_infinite(s) && !detail::is_infinite(p))
+    return detail::add_rounded_past_binary64(s, p, R, random);
   const double back = hi - s;
   const double lo = (s - (hi - back)) + (p - back);
   // IEEE: an exact zero sum of operands of opposite sign is -0 only when rounding downward.
@@ -268,7 +295,8 @@ MPCORE_HD inline double add_rounded_normal(double s, double p, const Rounder& R,
   }
   const std::uint64_t out = base + (static_cast<std::uint64_t>(up) << d);
   const std::uint64_t min_normal = static_cast<std::uint64_t>(R.emin + kExponentBias) << kMantissaBits;
-  special = (m < min_normal) | (out > R.max_bits) | (d < 1) | needs_lo;
+  // A non-finite hi (an infinite term, or binary64 overflow) leaves lo NaN: the exact step decides.
+  special = (m < min_normal) | (out > R.max_bits) | ((hb & kExponentMask) == kExponentMask) | needs_lo;
   return from_bits(out | sign);
 }
 

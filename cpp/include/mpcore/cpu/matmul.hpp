@@ -395,7 +395,7 @@ void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>&
         }
       }
     }
-  });
+  }, chunks);  // a range covers whole panels: each packs its panel once
 }
 
 // Only the listed outputs: y[e] for each e = r * out + i in `entries` gets exactly the

@@ -43,19 +43,28 @@ inline constexpr int kMaxThreads = 1024;
 // only means fewer workers, and the calling thread can stop everything between two tasks
 // when interrupt_check() throws: the workers finish their current task, then the exception
 // (or a worker's own) is rethrown here. Results never depend on which thread ran a task.
+// min_grain: tasks that share work (consecutive tasks of one packed panel) stay together.
 template <class Body>
-void parallel_for(std::size_t tasks, int threads, const Body& body) {
+void parallel_for(std::size_t tasks, int threads, const Body& body, std::size_t min_grain = 1) {
   if (threads <= 0) threads = default_threads();
   const std::size_t workers = std::min<std::size_t>(std::min(threads, kMaxThreads), tasks);
-  const std::size_t grain = std::max<std::size_t>(1, tasks / (64 * (workers ? workers : 1)));
+  const std::size_t grain = std::max<std::size_t>(std::max<std::size_t>(min_grain, 1),
+                                                  tasks / (64 * (workers ? workers : 1)));
   const std::size_t ranges = (tasks + grain - 1) / grain;
   std::atomic<std::size_t> next{0};
-  auto do_range = [&](std::size_t g) { body(g * grain, std::min(tasks, (g + 1) * grain)); };
   std::atomic<bool> stop{false};
   std::vector<std::exception_ptr> errors(workers ? workers : 1);
-  auto run = [&](std::size_t w) {
+  // Worker w takes ranges until none is left or one failed; `check` only on the calling thread.
+  auto run = [&](std::size_t w, InterruptCheck check) {
+    auto last = std::chrono::steady_clock::now();
     try {
-      for (std::size_t g; !stop.load(std::memory_order_relaxed) && (g = next.fetch_add(1)) < ranges;) do_range(g);
+      for (std::size_t g; !stop.load(std::memory_order_relaxed) && (g = next.fetch_add(1)) < ranges;) {
+        body(g * grain, std::min(tasks, (g + 1) * grain));
+        if (check && std::chrono::steady_clock::now() - last > std::chrono::milliseconds(20)) {
+          check();
+          last = std::chrono::steady_clock::now();
+        }
+      }
     } catch (...) {
       errors[w] = std::current_exception();
       stop = true;
@@ -64,26 +73,12 @@ void parallel_for(std::size_t tasks, int threads, const Body& body) {
   std::vector<std::thread> pool;
   for (std::size_t w = 1; w < workers; ++w) {
     try {
-      pool.emplace_back(run, w);
+      pool.emplace_back(run, w, nullptr);
     } catch (const std::system_error&) {
-      break;  // no more threads to be had: the ones running take the remaining tasks
+      break;  // no more threads to be had: the ones running take the remaining ranges
     }
   }
-  // The calling thread works too, checking for interrupts between its tasks.
-  const InterruptCheck check = interrupt_check();
-  auto last = std::chrono::steady_clock::now();
-  try {
-    for (std::size_t g; !stop.load(std::memory_order_relaxed) && (g = next.fetch_add(1)) < ranges;) {
-      do_range(g);
-      if (check && std::chrono::steady_clock::now() - last > std::chrono::milliseconds(20)) {
-        check();
-        last = std::chrono::steady_clock::now();
-      }
-    }
-  } catch (...) {
-    errors[0] = std::current_exception();
-    stop = true;
-  }
+  run(0, interrupt_check());
   for (auto& t : pool) t.join();
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);

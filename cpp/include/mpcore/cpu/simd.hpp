@@ -214,13 +214,14 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
   const vu sign = hb & 0x8000000000000000ull;
   const vi sticky = (vi)(lb << 1) != 0;  // lo != 0, as an integer compare
   const vu m = (hb ^ sign) - ((vu)sticky & ((hb ^ lb) >> 63));
-  // A non-finite TwoSum (binary64 overflow of a finite sum, inf or NaN) leaves lo NaN and m
-  // meaningless: the exact scalar step decides those lanes, in every mode.
-  special |= (vi)(hb & 0x7ff0000000000000ull) == 0x7ff0000000000000ll;
-  // Bits to drop: the normal shift, plus the distance below 2^emin in the subnormal range.
-  // Binary64 subnormals (field 0) have the spacing of field 1: the effective field is max(field, 1).
-  const vi field_eff = (vi)(m >> 52) - (vi)((m >> 52) == 0);  // compares give -1
-  const vi below = k.emin_field - field_eff;
+  // A non-finite TwoSum (an infinite term, or binary64 overflow of a finite sum) leaves lo NaN
+  // and m at or just below inf's bits, which round past max_finite (marked below): supports()
+  // keeps formats whose top reaches binary64's top binade on the scalar path.
+  // Bits to drop: the normal shift, plus the distance below 2^emin in the subnormal range. At
+  // binary64's subnormals (field 0, spacing of field 1) dd is off by one, but it is above 51
+  // there for every format supports() admits, so those sums are decided by the compares
+  // with q, 2q below, not by dd.
+  const vi below = k.emin_field - (vi)(m >> 52);
   const vi dd_raw = k.shift + (below & (below > 0));
   const vi dd = dd_raw - ((dd_raw - 52) & (dd_raw > 52));  // min(dd_raw, 52): shifts stay defined
   const vu one = vu{} + 1;
@@ -247,6 +248,7 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
     // floor(fraction * 2^nbits): the remainder's bits, and where nbits > dd the next
     // `left` bits from lo, as round_sum takes them: floor(t) for lo of hi's sign, else
     // 2^left - ceil(t), with t = |lo| / ulp(m) * 2^left (a power-of-two scaling, exact).
+    const vi field_eff = (vi)(m >> 52) - (vi)((m >> 52) == 0);  // max(field, 1): compares give -1
     const vi right = dd - k.nbits, left = k.nbits - dd;
     const vi more = left > 0;
     const vi left0 = left & more;
@@ -471,13 +473,17 @@ bool native_fp64(const T* xr, const T* panel, std::size_t n, double* out) {
 }
 
 // Whether the vector kernel handles this format and mode (the scalar kernels handle the
-// rest): 2 <= p <= 52, and p <= 51 for nearest-even (two spare bits for round-to-odd).
-inline bool supports(const Format& f, Rounding mode) {
-  return f.precision >= 2 && f.precision <= (mode == Rounding::NearestEven ? 51 : 52);
+// rest): 2 <= p <= 52, and p <= 51 for nearest-even (two spare bits for round-to-odd),
+// and the format stays off binary64's edges: its smallest subnormal q is a binary64 normal
+// number (q >= 2^-1022, so binary64 subnormal sums fall below 2q, where compares decide) and
+// its max_finite lies below 2^1023 (so a non-finite TwoSum rounds past max_finite and is
+// marked). Custom formats beyond either edge run the exact scalar path.
+inline bool supports_grid(int precision, int emin, double max_finite, Rounding mode) {
+  return precision >= 2 && precision <= (mode == Rounding::NearestEven ? 51 : 52) && emin - precision + 1 >= -1022 &&
+         max_finite < 0x1p1023;
 }
-inline bool supports(const Rounder& R) {
-  return R.precision >= 2 && R.precision <= (R.mode == Rounding::NearestEven ? 51 : 52);
-}
+inline bool supports(const Format& f, Rounding mode) { return supports_grid(f.precision, f.emin, f.max_finite, mode); }
+inline bool supports(const Rounder& R) { return supports_grid(R.precision, R.emin, R.max_finite, R.mode); }
 
 }  // namespace simd
 }  // namespace mpcore::cpu

@@ -153,9 +153,9 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
     sum = (vf)((vi)rounded | (odd & std::int32_t(0x80000000u)));  // the sign of a zero result
   } else {
     // The other modes round m = 2|hi| +- 1 as an integer (see the top of this file).
-    // A non-finite TwoSum (binary32 overflow of a finite sum) leaves lo NaN and m
-    // meaningless: the exact binary64 step decides those lanes, in every mode.
-    special |= (vi)(hb & 0x7f800000u) == 0x7f800000;
+    // A non-finite TwoSum (binary32 overflow of a finite sum) leaves lo NaN and m within one
+    // of 0xff000000: every mode below then rounds to max_finite (the right clamp for rtz, rto
+    // and rup of a negative sum) or marks the lane (a magnitude, or SR's next point, past it).
     const vi side = (opposite | 1) & (lo != 0);  // sign of (exact - hi) relative to |hi|
     const vu m = (hb << 1) + (vu)side;
     const vi field = (vi)(m >> 24);
