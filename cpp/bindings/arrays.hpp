@@ -36,6 +36,52 @@ VectorView<T> view(const std::optional<Vector<T>>& b) {
   return b ? VectorView<T>{b->data(), b->shape(0), b->stride(0)} : VectorView<T>{};
 }
 
+// An operand as its owner stores it: a float32 or float64 array, or the uint8/uint16 codes
+// of a narrower format with `table` (float32, 256 / 65536 entries: the value of each code).
+using AnyMatrix = nb::ndarray<nb::ndim<2>, nb::device::cpu>;
+using AnyVector = nb::ndarray<nb::ndim<1>, nb::device::cpu>;
+using CodeTable = nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+
+inline cpu::StoredMatrix stored_operand(const void* data, nb::dlpack::dtype dt, const std::optional<CodeTable>& table,
+                                        const char* name) {
+  cpu::StoredMatrix m;
+  m.data = data;
+  if (dt == nb::dtype<float>()) {
+    m.storage = cpu::Storage::Float32;
+  } else if (dt == nb::dtype<double>()) {
+    m.storage = cpu::Storage::Float64;
+  } else if (dt == nb::dtype<std::uint8_t>() || dt == nb::dtype<std::uint16_t>()) {
+    const std::size_t codes = dt.bits == 8 ? 256 : 65536;
+    if (!table || table->shape(0) != codes)
+      throw std::invalid_argument(std::string(name) + ": codes need a table of " + std::to_string(codes) + " values");
+    m.storage = dt.bits == 8 ? cpu::Storage::Code8 : cpu::Storage::Code16;
+    m.table = table->data();
+  } else {
+    throw nb::type_error((std::string(name) + " must be float32, float64, or uint8/uint16 codes with a table").c_str());
+  }
+  if (table && m.table == nullptr) throw std::invalid_argument(std::string(name) + ": a table goes with codes only");
+  return m;
+}
+
+inline cpu::StoredMatrix stored_operand(const AnyMatrix& a, const std::optional<CodeTable>& table, const char* name) {
+  cpu::StoredMatrix m = stored_operand(a.data(), a.dtype(), table, name);
+  m.rows = a.shape(0);
+  m.cols = a.shape(1);
+  m.row_stride = a.stride(0);
+  m.col_stride = a.stride(1);
+  return m;
+}
+
+inline cpu::StoredMatrix stored_operand(const std::optional<AnyVector>& a, const std::optional<CodeTable>& table,
+                                        const char* name) {
+  if (!a) return cpu::StoredMatrix{};
+  cpu::StoredMatrix m = stored_operand(a->data(), a->dtype(), table, name);
+  m.rows = 1;
+  m.cols = a->shape(0);
+  m.col_stride = a->stride(0);
+  return m;
+}
+
 inline void check_shape(const OutMatrix& a, std::size_t rows, std::size_t cols, const char* name) {
   if (a.shape(0) != rows || a.shape(1) != cols) throw std::invalid_argument(std::string(name) + " has the wrong shape");
 }

@@ -18,31 +18,22 @@ static cpu::Path parse_path(const std::string& s, bool& forced) {
                               "'; valid: 'auto', 'native32', 'native64', 'lanes', 'lanes32', 'generic'");
 }
 
-template <class T>
-static void matmul(Matrix<T> x, Matrix<T> w, std::optional<Vector<T>> b, OutMatrix y, const NamedFormat& acc,
+static void matmul(AnyMatrix x, AnyMatrix w, std::optional<AnyVector> b, OutMatrix y, const NamedFormat& acc,
                    const std::string& rounding, const std::string& order, std::size_t block, const NamedFormat& outer,
-                   std::uint64_t seed, int sr_bits, int threads, const std::string& path) {
+                   std::uint64_t seed, int sr_bits, int threads, const std::string& path,
+                   std::optional<CodeTable> x_table, std::optional<CodeTable> w_table,
+                   std::optional<CodeTable> b_table) {
   check_shape(y, x.shape(0), w.shape(0), "out");
   const MatmulOptions o = matmul_options(acc, rounding, order, block, outer, seed, sr_bits, threads);
   bool forced = false;
   const cpu::Path p = parse_path(path, forced);
-  const MatrixView<T> xv = view(x), wv = view(w);
-  const VectorView<T> bv = view(b);
+  const cpu::StoredMatrix xs = stored_operand(x, x_table, "x"), ws = stored_operand(w, w_table, "w"),
+                          bs = stored_operand(b, b_table, "b");
   nb::gil_scoped_release release;
-  cpu::matmul(xv, wv, bv, y.data(), o, forced ? &p : nullptr);
+  cpu::matmul(xs, ws, bs, y.data(), o, forced ? &p : nullptr);
 }
 
-// With x and w, the path matmul takes for that data; without, the one it takes when the
-// data allows ("lanes32" needs products exact in binary32, else "lanes").
-template <class T>
-static std::string kernel_path(const NamedFormat& acc, const std::string& rounding, const std::string& order,
-                               const T* x, std::size_t x_size, const T* w, std::size_t w_size) {
-  MatmulOptions o;
-  o.acc = acc.spec;
-  o.rounding = parse_rounding(rounding);
-  o.order = parse_order(order);
-  cpu::Path p = cpu::choose_path<T>(o);
-  if (x && w) p = cpu::data_path(p, x, x_size, w, w_size);
+static std::string path_name(cpu::Path p) {
   switch (p) {
     case cpu::Path::NativeFp32: return "native32";
     case cpu::Path::NativeFp64: return "native64";
@@ -50,6 +41,14 @@ static std::string kernel_path(const NamedFormat& acc, const std::string& roundi
     case cpu::Path::Float32Lanes: return "lanes32";
     default: return "generic";
   }
+}
+
+static MatmulOptions path_options(const NamedFormat& acc, const std::string& rounding, const std::string& order) {
+  MatmulOptions o;
+  o.acc = acc.spec;
+  o.rounding = parse_rounding(rounding);
+  o.order = parse_order(order);
+  return o;
 }
 
 void bind_ops(nb::module_& m) {
@@ -67,38 +66,30 @@ void bind_ops(nb::module_& m) {
 
   const char* doc =
       "out[r, i] = sum_j w[i, j] x[r, j] (+ b[i]) accumulated in `acc` with one correct rounding per addition.";
-  m.def("matmul", &matmul<float>, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("out"), nb::arg("acc"),
+  m.def("matmul", &matmul, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("out"), nb::arg("acc"),
         nb::arg("rounding"), nb::arg("order"), nb::arg("block"), nb::arg("outer"), nb::arg("seed"),
-        nb::arg("sr_bits"), nb::arg("threads"), nb::arg("path") = "auto", doc);
-  m.def("matmul", &matmul<double>, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("out"), nb::arg("acc"),
-        nb::arg("rounding"), nb::arg("order"), nb::arg("block"), nb::arg("outer"), nb::arg("seed"),
-        nb::arg("sr_bits"), nb::arg("threads"), nb::arg("path") = "auto", doc);
+        nb::arg("sr_bits"), nb::arg("threads"), nb::arg("path") = "auto", nb::arg("x_table").none() = nb::none(),
+        nb::arg("w_table").none() = nb::none(), nb::arg("b_table").none() = nb::none(), doc);
   m.def(
       "kernel_path",
       [](const std::string& dtype, const NamedFormat& acc, const std::string& rounding, const std::string& order) {
-        if (dtype == "float32") return kernel_path<float>(acc, rounding, order, nullptr, 0, nullptr, 0);
-        if (dtype == "float64") return kernel_path<double>(acc, rounding, order, nullptr, 0, nullptr, 0);
+        const MatmulOptions o = path_options(acc, rounding, order);
+        if (dtype == "float32") return path_name(cpu::choose_path<float>(o));
+        if (dtype == "float64") return path_name(cpu::choose_path<double>(o));
         throw std::invalid_argument("dtype must be 'float32' or 'float64'");
       },
       nb::arg("dtype"), nb::arg("acc"), nb::arg("rounding"), nb::arg("order"),
       "Which CPU kernel matmul takes for these options when the data allows it.");
   m.def(
       "kernel_path",
-      [](Matrix<float> x, Matrix<float> w, const NamedFormat& acc, const std::string& rounding,
-         const std::string& order) {
-        const auto xs = cpu::detail::contiguous_rows(view(x)), ws = cpu::detail::contiguous_rows(view(w));
-        return kernel_path<float>(acc, rounding, order, xs.data(), xs.size(), ws.data(), ws.size());
+      [](AnyMatrix x, AnyMatrix w, const NamedFormat& acc, const std::string& rounding, const std::string& order,
+         std::optional<CodeTable> x_table, std::optional<CodeTable> w_table) {
+        const MatmulOptions o = path_options(acc, rounding, order);
+        return path_name(cpu::matmul_path(stored_operand(x, x_table, "x"), stored_operand(w, w_table, "w"), o));
       },
       nb::arg("x"), nb::arg("w"), nb::arg("acc"), nb::arg("rounding"), nb::arg("order"),
+      nb::arg("x_table").none() = nb::none(), nb::arg("w_table").none() = nb::none(),
       "Which CPU kernel matmul takes for these options and this data.");
-  m.def(
-      "kernel_path",
-      [](Matrix<double> x, Matrix<double> w, const NamedFormat& acc, const std::string& rounding,
-         const std::string& order) {
-        const auto xs = cpu::detail::contiguous_rows(view(x)), ws = cpu::detail::contiguous_rows(view(w));
-        return kernel_path<double>(acc, rounding, order, xs.data(), xs.size(), ws.data(), ws.size());
-      },
-      nb::arg("x"), nb::arg("w"), nb::arg("acc"), nb::arg("rounding"), nb::arg("order"));
   m.def("default_threads", &cpu::default_threads, "Threads used when threads=0.");
   m.def("simd_isa", []() { return std::string(cpu::name_of(cpu::active_isa())); },
         "The instruction set the CPU kernels use now: 'avx512', 'avx2' or 'portable'.");

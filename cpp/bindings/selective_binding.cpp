@@ -1,20 +1,22 @@
 // Condition estimators and the selective / ladder layer.
 #include <cstdint>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "arrays.hpp"
 
 namespace mpcore::python {
 
-template <class T>
-static nb::dict ladder(Matrix<T> x, Matrix<T> w, std::optional<Vector<T>> b, OutMatrix z, OutMatrix y,
+static nb::dict ladder(AnyMatrix x, AnyMatrix w, std::optional<AnyVector> b, OutMatrix z, OutMatrix y,
                        OutMatrix kappa, OutMatrix err_est, OutRung rung, std::optional<OutMatrix> bound,
                        std::optional<OutMatrix> bound_prob, const std::vector<NamedFormat>& fmts, double tau,
                        const std::string& activation, double alpha, const std::string& estimator,
                        const std::string& factor, const std::string& rounding, const std::string& order,
                        std::size_t block, const NamedFormat& outer, std::uint64_t seed, int sr_bits, int threads, bool guard_sign,
-                       std::optional<OutMatrix> first_z, std::optional<OutMatrix> first_numerator) {
+                       std::optional<OutMatrix> first_z, std::optional<OutMatrix> first_numerator,
+                       std::optional<CodeTable> x_table, std::optional<CodeTable> w_table,
+                       std::optional<CodeTable> b_table) {
   const std::size_t batch = x.shape(0), nout = w.shape(0);
   for (auto* a : {&z, &y, &kappa, &err_est}) check_shape(*a, batch, nout, "output");
   if (rung.shape(0) != batch || rung.shape(1) != nout) throw std::invalid_argument("rung has the wrong shape");
@@ -31,43 +33,46 @@ static nb::dict ladder(Matrix<T> x, Matrix<T> w, std::optional<Vector<T>> b, Out
   const FirstPass first{first_z ? first_z->data() : nullptr, first_numerator ? first_numerator->data() : nullptr};
   LadderOutputs out{z.data(), y.data(), kappa.data(), err_est.data(), rung.data(),
                     o.bounds ? bound->data() : nullptr, o.bounds ? bound_prob->data() : nullptr};
+  const cpu::StoredMatrix xs = stored_operand(x, x_table, "x"), ws = stored_operand(w, w_table, "w"),
+                          bs = stored_operand(b, b_table, "b");
   LadderStats stats;
   {
     nb::gil_scoped_release release;
-    stats = cpu::ladder_linear(view(x), view(w), view(b), o, out, nullptr, first_z ? &first : nullptr);
+    stats = cpu::ladder_linear(xs, ws, bs, o, out, nullptr, first_z ? &first : nullptr);
   }
   return stats_dict(stats);
 }
 
-template <class T>
-static void numerator(Matrix<T> x, Matrix<T> w, std::optional<Vector<T>> b, OutMatrix out,
-                      const std::string& estimator, const NamedFormat& low, int threads) {
+static void numerator(AnyMatrix x, AnyMatrix w, std::optional<AnyVector> b, OutMatrix out,
+                      const std::string& estimator, const NamedFormat& low, int threads,
+                      std::optional<CodeTable> x_table, std::optional<CodeTable> w_table,
+                      std::optional<CodeTable> b_table) {
   check_shape(out, x.shape(0), w.shape(0), "out");
   if (x.shape(1) != w.shape(1)) throw std::invalid_argument("x and w have different numbers of features");
   const Estimator e = parse_estimator(estimator);
+  const cpu::StoredMatrix xs = stored_operand(x, x_table, "x"), ws = stored_operand(w, w_table, "w"),
+                          bs = stored_operand(b, b_table, "b");
+  if (bs.data && bs.cols != ws.rows) throw std::invalid_argument("b must have one value per row of w");
   nb::gil_scoped_release release;
-  cpu::inner_numerator(view(x), view(w), view(b), e, low.spec, threads, out.data());
+  cpu::inner_numerator(xs, ws, bs, e, low.spec, threads, out.data());
 }
 
 void bind_selective(nb::module_& m) {
-  m.def("ladder_linear", &ladder<float>, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("z"),
-        nb::arg("y"), nb::arg("kappa"), nb::arg("err_est"), nb::arg("rung"), nb::arg("bound").none(),
-        nb::arg("bound_prob").none(), nb::arg("formats"), nb::arg("tau"), nb::arg("activation"), nb::arg("alpha"),
-        nb::arg("estimator"), nb::arg("factor"), nb::arg("rounding"), nb::arg("order"), nb::arg("block"),
-        nb::arg("outer"), nb::arg("seed"), nb::arg("sr_bits"), nb::arg("threads"), nb::arg("guard_sign"),
-        nb::arg("first_z").none() = nb::none(), nb::arg("first_numerator").none() = nb::none(),
+  const auto tables = [] {
+    return std::make_tuple(nb::arg("x_table").none() = nb::none(), nb::arg("w_table").none() = nb::none(),
+                           nb::arg("b_table").none() = nb::none());
+  };
+  m.def("ladder_linear", &ladder, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("z"), nb::arg("y"),
+        nb::arg("kappa"), nb::arg("err_est"), nb::arg("rung"), nb::arg("bound").none(), nb::arg("bound_prob").none(),
+        nb::arg("formats"), nb::arg("tau"), nb::arg("activation"), nb::arg("alpha"), nb::arg("estimator"),
+        nb::arg("factor"), nb::arg("rounding"), nb::arg("order"), nb::arg("block"), nb::arg("outer"), nb::arg("seed"),
+        nb::arg("sr_bits"), nb::arg("threads"), nb::arg("guard_sign"), nb::arg("first_z").none() = nb::none(),
+        nb::arg("first_numerator").none() = nb::none(), std::get<0>(tables()), std::get<1>(tables()),
+        std::get<2>(tables()),
         "The precision-ladder layer into caller-owned outputs; returns per-rung counts and timings.");
-  m.def("ladder_linear", &ladder<double>, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("z"),
-        nb::arg("y"), nb::arg("kappa"), nb::arg("err_est"), nb::arg("rung"), nb::arg("bound").none(),
-        nb::arg("bound_prob").none(), nb::arg("formats"), nb::arg("tau"), nb::arg("activation"), nb::arg("alpha"),
-        nb::arg("estimator"), nb::arg("factor"), nb::arg("rounding"), nb::arg("order"), nb::arg("block"),
-        nb::arg("outer"), nb::arg("seed"), nb::arg("sr_bits"), nb::arg("threads"), nb::arg("guard_sign"), nb::arg("first_z").none() = nb::none(),
-        nb::arg("first_numerator").none() = nb::none());
-  m.def("inner_numerator", &numerator<float>, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("out"),
-        nb::arg("estimator"), nb::arg("low"), nb::arg("threads"),
-        "The numerator |W_i||x| + |b_i| of kappa_v by an estimator ('exact', 'low', 'norm').");
-  m.def("inner_numerator", &numerator<double>, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("out"),
-        nb::arg("estimator"), nb::arg("low"), nb::arg("threads"));
+  m.def("inner_numerator", &numerator, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("out"),
+        nb::arg("estimator"), nb::arg("low"), nb::arg("threads"), std::get<0>(tables()), std::get<1>(tables()),
+        std::get<2>(tables()), "The numerator |W_i||x| + |b_i| of kappa_v by an estimator ('exact', 'low', 'norm').");
   m.def(
       "inner_condition",
       [](Flat numerator, Flat z, OutVector out) {

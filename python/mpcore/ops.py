@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 
 from . import _core
-from ._arrays import as_real_array, prepare_linear
+from ._arrays import as_real_array, check_linear, prepare_linear, stored_operand, stored_operands
 from ._options import (DEFAULT_BLOCK, ORDERS, ROUNDING_MODES, check_device, check_order, check_rounding,
                        check_seed, check_sr_bits, check_threads)
 from .formats import FormatLike, get as get_format
@@ -67,12 +67,16 @@ def matmul(
     threads_n = check_threads(threads)
     device = check_device(device)
 
-    x2, wa, ba, vector = prepare_linear(x, w, b)
-    out = np.empty((x2.shape[0], wa.shape[0]), dtype=np.float64)
     if device == "cuda":
+        x2, wa, ba, vector = prepare_linear(x, w, b)
+        out = np.empty((x2.shape[0], wa.shape[0]), dtype=np.float64)
         _core.cuda_matmul(x2, wa, ba, out, acc_f, rounding, order, block_n, outer_f, seed_n, sr_n)
-    else:
-        _core.matmul(x2, wa, ba, out, acc_f, rounding, order, block_n, outer_f, seed_n, sr_n, threads_n)
+        return out[0] if vector else out
+    # Each operand crosses in its own type: no whole copy of w (or of its conversion).
+    x2, wa, ba, vector = check_linear(x, w, b, keep_narrow=True)
+    out = np.empty((x2.shape[0], wa.shape[0]), dtype=np.float64)
+    (xs, ws, bs), tables = stored_operands(x2, wa, ba)
+    _core.matmul(xs, ws, bs, out, acc_f, rounding, order, block_n, outer_f, seed_n, sr_n, threads_n, **tables)
     return out[0] if vector else out
 
 
@@ -88,8 +92,10 @@ def kernel(x, w, *, acc: FormatLike = "fp32", rounding: str = "rne", order: str 
     acc_f = get_format(acc, "acc")
     rounding = check_rounding(rounding)
     order, _ = check_order(order, None)
-    x2, wa, _, _ = prepare_linear(x, w, None)
-    return {"path": _core.kernel_path(x2, wa, acc_f, rounding, order), "isa": _core.simd_isa()}
+    x2, wa, _, _ = check_linear(x, w, None, keep_narrow=True)
+    (xs, x_table), (ws, w_table) = stored_operand(x2), stored_operand(wa)
+    return {"path": _core.kernel_path(xs, ws, acc_f, rounding, order, x_table=x_table, w_table=w_table),
+            "isa": _core.simd_isa()}
 
 
 def dot(x, y, *, bias=None, **options) -> float:

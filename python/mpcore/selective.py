@@ -29,7 +29,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core
-from ._arrays import as_real_array, prepare_linear
+from ._arrays import as_real_array, check_linear, prepare_linear, stored_operands
 from ._options import (check_device, check_order, check_rounding, check_seed, check_sr_bits, check_tau,
                        check_threads)
 from .formats import Format, FormatLike, get as get_format
@@ -176,7 +176,10 @@ def ladder_linear(
         bounds = device == "cpu"
     if bounds and device == "cuda":
         raise ValueError("bounds=True is computed on the CPU only: use bounds=False with device='cuda'")
-    x2, wa, ba, vector = prepare_linear(x, w, b)
+    if device == "cuda":
+        x2, wa, ba, vector = prepare_linear(x, w, b)
+    else:
+        x2, wa, ba, vector = check_linear(x, w, b, keep_narrow=True)
     shape = (x2.shape[0], wa.shape[0])
     first = (None, None)
     if first_pass is not None:
@@ -193,9 +196,10 @@ def ladder_linear(
                                          estimator, factor, rounding, order, block_n, outer_f, seed_n, sr_n,
                                          bool(guard_sign))
     else:
-        stats = _core.ladder_linear(x2, wa, ba, z, y, kappa, err, rung, bound, bound_prob, list(fmts), tau,
+        (xs, ws, bs), tables = stored_operands(x2, wa, ba)
+        stats = _core.ladder_linear(xs, ws, bs, z, y, kappa, err, rung, bound, bound_prob, list(fmts), tau,
                                     activation, alpha_v, estimator, factor, rounding, order, block_n, outer_f, seed_n,
-                                    sr_n, threads_n, bool(guard_sign), first[0], first[1])
+                                    sr_n, threads_n, bool(guard_sign), first[0], first[1], **tables)
 
     def shaped(a):
         return None if a is None else (a[0] if vector else a)
@@ -223,7 +227,7 @@ def first_pass(x, w, b=None, *, low: FormatLike, estimator: str = "exact", round
     order, block_n = check_order(order, block)
     outer_f = get_format(outer, "outer")
     seed_n, sr_n = check_seed(seed, rounding), check_sr_bits(sr_bits)
-    x2, wa, ba, vector = prepare_linear(x, w, b)
+    x2, wa, ba, vector = check_linear(x, w, b, keep_narrow=True)
     if vector:
         raise ValueError("first_pass takes a 2-D x (batch, in_features)")
     from .ops import matmul
@@ -231,7 +235,8 @@ def first_pass(x, w, b=None, *, low: FormatLike, estimator: str = "exact", round
     z = matmul(x2, wa, ba, acc=low_f, rounding=rounding, order=order, block=block, outer=outer_f, seed=seed_n,
                sr_bits=sr_n, threads=threads)
     num = np.empty_like(z)
-    _core.inner_numerator(x2, wa, ba, num, estimator, low_f, check_threads(threads))
+    (xs, ws, bs), tables = stored_operands(x2, wa, ba)
+    _core.inner_numerator(xs, ws, bs, num, estimator, low_f, check_threads(threads), **tables)
     return FirstPass(z, num, _first_pass_key(low_f, estimator, rounding, order, block_n, outer_f, seed_n, sr_n,
                                              z.shape))
 
@@ -261,14 +266,15 @@ def cond_inner(x, w, b, z, estimator: str = "exact", low: Optional[FormatLike] =
     if estimator == "low" and low is None:
         raise ValueError("estimator='low' needs the low format: pass low=")
     low_f = get_format(low if low is not None else "fp32", "low")
-    x2, wa, ba, vector = prepare_linear(x, w, b)
+    x2, wa, ba, vector = check_linear(x, w, b, keep_narrow=True)
     za = as_real_array(z, "z").astype(np.float64)
     shape = (x2.shape[0], wa.shape[0])
     expected = (shape[1],) if vector else shape
     if za.shape != expected:
         raise ValueError(f"z must have shape {expected}, got {za.shape}")
     num = np.empty(shape)
-    _core.inner_numerator(x2, wa, ba, num, estimator, low_f, check_threads(threads))
+    (xs, ws, bs), tables = stored_operands(x2, wa, ba)
+    _core.inner_numerator(xs, ws, bs, num, estimator, low_f, check_threads(threads), **tables)
     out = np.empty(num.size)
     _core.inner_condition(num.reshape(-1), np.ascontiguousarray(za).reshape(-1), out)
     out = out.reshape(shape)

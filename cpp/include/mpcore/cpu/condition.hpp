@@ -13,25 +13,26 @@
 namespace mpcore::cpu {
 
 // Euclidean norms of W's rows (for Estimator::Norm; a layer can compute them once).
-template <class T>
-std::vector<double> row_norms(const MatrixView<T>& w) {
-  std::vector<double> norms(w.rows);
-  for (std::size_t i = 0; i < w.rows; ++i) {
+// The Euclidean norm of each row of a (a row at a time, in binary64).
+inline std::vector<double> row_norms(const StoredMatrix& a) {
+  std::vector<double> norms(a.rows), row(a.cols);
+  for (std::size_t i = 0; i < a.rows; ++i) {
+    a.copy_row(i, 0, a.cols, row.data());
     double s = 0;
-    for (std::size_t j = 0; j < w.cols; ++j) {
-      const double v = static_cast<double>(w(i, j));
-      s += ::mpcore::detail::unfused_mul(v, v);
-    }
+    for (double v : row) s += ::mpcore::detail::unfused_mul(v, v);
     norms[i] = std::sqrt(s);
   }
   return norms;
+}
+template <class T>
+std::vector<double> row_norms(const MatrixView<T>& w) {
+  return row_norms(stored(w));
 }
 
 // out (batch x out, row-major) = the estimator's numerator for every component.
 // Exact and Low accumulate |W||x| + |b| with round-to-nearest-even in fp32 or `low`;
 // Norm uses `norms` (row_norms(w)) when given.
-template <class T>
-void inner_numerator(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b, Estimator e,
+inline void inner_numerator(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& b, Estimator e,
                      const Format& low, int threads, double* out, const std::vector<double>* norms = nullptr) {
   const std::size_t batch = x.rows, nout = w.rows, n = w.cols;
   if (e == Estimator::Norm) {
@@ -40,29 +41,25 @@ void inner_numerator(const MatrixView<T>& x, const MatrixView<T>& w, const Vecto
       own = row_norms(w);
       norms = &own;
     }
-    for (std::size_t r = 0; r < batch; ++r) {
-      double s = 0;
-      for (std::size_t j = 0; j < n; ++j) {
-        const double v = static_cast<double>(x(r, j));
-        s += ::mpcore::detail::unfused_mul(v, v);
-      }
-      const double xn = std::sqrt(s);
+    const std::vector<double> x_norms = row_norms(x);
+    std::vector<double> bias(b.data ? nout : 0);
+    if (b.data) magnitudes(b).copy_row(0, 0, nout, bias.data());
+    for (std::size_t r = 0; r < batch; ++r)
       for (std::size_t i = 0; i < nout; ++i)
-        out[r * nout + i] = ::mpcore::detail::unfused_mul((*norms)[i], xn) + (b.data ? std::fabs(static_cast<double>(b[i])) : 0.0);
-    }
+        out[r * nout + i] = ::mpcore::detail::unfused_mul((*norms)[i], x_norms[r]) + (b.data ? bias[i] : 0.0);
     return;
   }
-  std::vector<T> ax(batch * n), aw(nout * n), ab(b.data ? nout : 0);
-  for (std::size_t r = 0; r < batch; ++r)
-    for (std::size_t j = 0; j < n; ++j) ax[r * n + j] = static_cast<T>(std::fabs(x(r, j)));
-  for (std::size_t i = 0; i < nout; ++i)
-    for (std::size_t j = 0; j < n; ++j) aw[i * n + j] = static_cast<T>(std::fabs(w(i, j)));
-  for (std::size_t i = 0; i < ab.size(); ++i) ab[i] = static_cast<T>(std::fabs(b[i]));
+  // The operands read as magnitudes while each panel is packed: no copy of |x|, |W| or |b|.
   MatmulOptions o;
   o.acc = e == Estimator::Exact ? formats::fp32 : low;
   o.threads = threads;
-  matmul(row_major(ax.data(), batch, n), row_major(aw.data(), nout, n),
-         VectorView<T>{ab.empty() ? nullptr : ab.data(), ab.size(), 1}, out, o);
+  matmul(magnitudes(x), magnitudes(w), magnitudes(b), out, o);
+}
+
+template <class T>
+void inner_numerator(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b, Estimator e,
+                     const Format& low, int threads, double* out, const std::vector<double>* norms = nullptr) {
+  inner_numerator(stored(x), stored(w), stored(b), e, low, threads, out, norms);
 }
 
 }  // namespace mpcore::cpu

@@ -18,7 +18,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include <vector>
+
 #include "simd.hpp"
+#include "stored.hpp"
 
 namespace mpcore::cpu {
 
@@ -69,6 +72,31 @@ inline Float32Digest digest(const float* v, std::size_t n) {
   if (active_isa() != Isa::Portable) return digest_avx2(v, n);
 #endif
   return digest_portable(v, n);
+}
+
+// The digest of the union of two sets.
+inline Float32Digest merged(const Float32Digest& a, const Float32Digest& b) {
+  Float32Digest d;
+  d.significands = a.significands | b.significands;
+  d.min_field = a.min_field < b.min_field ? a.min_field : b.min_field;
+  d.max_field = a.max_field > b.max_field ? a.max_field : b.max_field;
+  d.unsupported = a.unsupported || b.unsupported;
+  return d;
+}
+
+// The digest of every value of a (narrow: binary32 values), a row at a time.
+inline Float32Digest digest(const StoredMatrix& a) {
+  Float32Digest d;
+  std::vector<float> row(a.storage == Storage::Float32 && a.col_stride == 1 ? 0 : a.cols);
+  for (std::size_t i = 0; i < a.rows; ++i) {
+    const float* v = static_cast<const float*>(a.data) + static_cast<std::ptrdiff_t>(i) * a.row_stride;
+    if (!row.empty()) {
+      a.copy_row(i, 0, a.cols, row.data());
+      v = row.data();
+    }
+    d = merged(d, digest(v, a.cols));
+  }
+  return d;
 }
 
 // Whether every product of a value of `a` and a value of `b` is exact in binary32.

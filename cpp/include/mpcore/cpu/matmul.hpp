@@ -17,6 +17,7 @@
 #include "../matrix.hpp"
 #include "../rounding.hpp"
 #include "parallel.hpp"
+#include "stored.hpp"
 #if !defined(__CUDACC__)  // nvcc's front end lacks GCC's vector extensions
 #include "float32_exact.hpp"
 #include "simd.hpp"
@@ -47,32 +48,26 @@ namespace detail {
 // Outputs computed side by side: independent dependency chains keep the FPU busy.
 inline constexpr std::size_t kLanes = 32;
 
-// A panel: rows[0..live) (each n values, col_stride apart) interleaved into dst (n * kLanes
-// values) so that the kLanes weights of term j are adjacent; lanes from `live` on are zero.
+// Panel p of W: rows [p*kLanes, p*kLanes + kLanes) interleaved into dst (n * kLanes
+// values, converted to T while packing) so that the kLanes weights of term j are adjacent;
+// missing rows are zero. rows: the W row of each lane (nullptr: all of panel p in order).
 // Tiles of kTile columns keep the destination in L1 while rows are read in order.
 template <class T>
-void pack_rows(const T* const* rows, std::size_t live, std::size_t n, std::ptrdiff_t col_stride, T* dst) {
+void pack_panel(const StoredMatrix& w, std::size_t p, T* dst, const std::size_t* rows = nullptr,
+                std::size_t live = kLanes) {
   constexpr std::size_t kTile = 128;
+  if (!rows) live = std::min(kLanes, w.rows - p * kLanes);
+  const std::size_t n = w.cols;
   for (std::size_t j0 = 0; j0 < n; j0 += kTile) {
     const std::size_t j1 = std::min(n, j0 + kTile);
     for (std::size_t l = 0; l < kLanes; ++l) {
       if (l < live) {
-        for (std::size_t j = j0; j < j1; ++j) dst[j * kLanes + l] = rows[l][static_cast<std::ptrdiff_t>(j) * col_stride];
+        w.copy_row(rows ? rows[l] : p * kLanes + l, j0, j1, dst + j0 * kLanes + l, kLanes);
       } else {
         for (std::size_t j = j0; j < j1; ++j) dst[j * kLanes + l] = T(0);
       }
     }
   }
-}
-
-// Panel p of W: rows [p*kLanes, p*kLanes + kLanes), missing rows zero.
-template <class T>
-void pack_panel(const MatrixView<T>& w, std::size_t p, T* dst) {
-  const T* rows[kLanes];
-  std::size_t live = 0;
-  for (std::size_t i = p * kLanes; live < kLanes && i < w.rows; ++i, ++live)
-    rows[live] = w.data + static_cast<std::ptrdiff_t>(i) * w.row_stride;
-  pack_rows(rows, live, w.cols, w.col_stride, dst);
 }
 
 // Where the factors of term j of lane l come from.
@@ -194,15 +189,14 @@ Path choose_path(const MatmulOptions& o) {
 // Float32Lanes only where every product of a value of x and a value of w is exact in
 // binary32 (the digests are of all of x and all of w, so any pair qualifies).
 template <class T>
-Path data_path(Path p, const T* x, std::size_t x_size, const T* w, std::size_t w_size) {
+Path data_path(Path p, const StoredMatrix& x, const StoredMatrix& w) {
 #if !defined(__CUDACC__)
   if constexpr (std::is_same_v<T, float>) {
-    if (p == Path::Float32Lanes && !products_exact_in_float32(digest(x, x_size), digest(w, w_size)))
-      return Path::SimulatedLanes;
+    if (p == Path::Float32Lanes && !products_exact_in_float32(digest(x), digest(w))) return Path::SimulatedLanes;
     return p;
   }
 #endif
-  (void)x, (void)x_size, (void)w, (void)w_size;
+  (void)x, (void)w;
   return p == Path::Float32Lanes ? Path::SimulatedLanes : p;
 }
 
@@ -302,14 +296,6 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
   }
 }
 
-template <class T>
-std::vector<T> contiguous_rows(const MatrixView<T>& a) {
-  std::vector<T> c(a.rows * a.cols);
-  for (std::size_t i = 0; i < a.rows; ++i)
-    for (std::size_t j = 0; j < a.cols; ++j) c[i * a.cols + j] = a(i, j);
-  return c;
-}
-
 inline void check_shapes(std::size_t x_cols, std::size_t w_rows, std::size_t w_cols, const void* bias,
                          std::size_t bias_size, const MatmulOptions& o) {
   if (x_cols != w_cols)
@@ -325,20 +311,31 @@ inline void check_shapes(std::size_t x_cols, std::size_t w_rows, std::size_t w_c
 
 }  // namespace detail
 
-// y must hold x.rows * w.rows doubles (row-major, batch x out). bias may be empty.
-// `force_path` lets tests check that every kernel gives the same bits.
+// Binary32 kernels for operands that are all binary32 values, binary64 otherwise (the
+// bits are the same; binary32 is faster).
+template <class F>
+decltype(auto) with_compute_type(const StoredMatrix& x, const StoredMatrix& w, F&& f) {
+  if (x.narrow() && w.narrow()) return f(float{});
+  return f(double{});
+}
+
+namespace detail {
+
+// The bias as binary64 values (exact), empty without one.
+inline std::vector<double> bias_values(const StoredMatrix& bias) {
+  std::vector<double> b(bias.data ? bias.cols : 0);
+  if (!b.empty()) bias.copy_row(0, 0, b.size(), b.data());
+  return b;
+}
+
 template <class T>
-void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& bias, double* y,
-            const MatmulOptions& o, const Path* force_path = nullptr) {
-  detail::check_shapes(x.cols, w.rows, w.cols, bias.data, bias.size, o);
-  const std::size_t batch = x.rows, out = w.rows, n = w.cols, L = detail::kLanes;
-  if (batch == 0 || out == 0) return;
+void matmul_typed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& bias, double* y,
+                  const MatmulOptions& o, const Path* force_path) {
+  const std::size_t batch = x.rows, out = w.rows, n = w.cols, L = kLanes;
   const Accumulation acc = make_accumulation(o);
   const Path chosen = usable_path<T>(force_path ? *force_path : choose_path<T>(o), o);
-
-  const std::vector<T> xs = detail::contiguous_rows(x);
-  std::vector<double> b(bias.data ? out : 0);
-  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<double>(bias[i]);
+  const std::vector<T> xs = contiguous_rows<T>(x);
+  const std::vector<double> b = bias_values(bias);
 
   // Tasks: a panel of W and a chunk of batch rows. Each task packs its panel and runs its
   // rows while the panel is in cache (at batch 1, packing all of W first would double
@@ -361,7 +358,7 @@ void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>&
   }
 #endif
   parallel_for(npanels * chunks, o.threads, [&](std::size_t begin, std::size_t end) {
-    std::uint64_t index[detail::kLanes];
+    std::uint64_t index[kLanes];
     std::vector<T> panel_buffer(n * L);
     std::size_t packed = npanels;  // the panel in panel_buffer
     Path path = chosen;
@@ -370,7 +367,7 @@ void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>&
       const std::size_t i0 = p * L, lanes = out - i0 < L ? out - i0 : L;
       const T* panel = panel_buffer.data();
       if (packed != p) {
-        detail::pack_panel(w, p, panel_buffer.data());
+        pack_panel(w, p, panel_buffer.data());
         packed = p;
         path = chosen == Path::Float32Lanes ? Path::SimulatedLanes : chosen;
 #if !defined(__CUDACC__)
@@ -390,25 +387,22 @@ void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>&
             y[index[l]] = accumulate(term, n, b.empty() ? nullptr : &b[i0 + l], acc, index[l]);
           }
         } else {
-          detail::run_lanes<T>(path, detail::PanelSource<T>{xr, panel}, n, acc, index,
-                               b.empty() ? nullptr : &b[i0], lanes, y + r * out + i0);
+          run_lanes<T>(path, PanelSource<T>{xr, panel}, n, acc, index, b.empty() ? nullptr : &b[i0], lanes,
+                       y + r * out + i0);
         }
       }
     }
   }, chunks);  // a range covers whole panels: each packs its panel once
 }
 
-// Only the listed outputs: y[e] for each e = r * out + i in `entries` gets exactly the
-// bits cpu::matmul(x, w, bias, y, o) would give it, at a cost proportional to the list.
 template <class T>
-void matmul_entries(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& bias,
-                    const std::size_t* entries, std::size_t count, double* y, const MatmulOptions& o) {
-  detail::check_shapes(x.cols, w.rows, w.cols, bias.data, bias.size, o);
-  const std::size_t out = w.rows, n = w.cols, L = detail::kLanes;
-  if (count == 0) return;
+void matmul_entries_typed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& bias,
+                          const std::size_t* entries, std::size_t count, double* y, const MatmulOptions& o) {
+  const std::size_t out = w.rows, n = w.cols, L = kLanes;
   const Accumulation acc = make_accumulation(o);
-  const std::vector<T> xs = detail::contiguous_rows(x), ws = detail::contiguous_rows(w);
-  const Path path = data_path(usable_path<T>(choose_path<T>(o), o), xs.data(), xs.size(), ws.data(), ws.size());
+  const std::vector<T> xs = contiguous_rows<T>(x);
+  const std::vector<double> bias_all = bias_values(bias);
+  const Path path = data_path<T>(usable_path<T>(choose_path<T>(o), o), x, w);
   // Groups of up to kLanes consecutive entries of one input row r share x[r]: their W rows
   // are packed into a panel (O(kLanes n) copies for O(kLanes n) rounded additions) and run
   // by the same lane kernels as matmul, so the bits are the same.
@@ -418,34 +412,78 @@ void matmul_entries(const MatrixView<T>& x, const MatrixView<T>& w, const Vector
       group_start.push_back(e);
   group_start.push_back(count);
   parallel_for(group_start.size() - 1, o.threads, [&](std::size_t begin, std::size_t end) {
-    std::uint64_t index[detail::kLanes];
-    double b[detail::kLanes], v[detail::kLanes];
+    std::uint64_t index[kLanes];
+    std::size_t rows[kLanes];
+    double b[kLanes], v[kLanes];
     std::vector<T> panel(n * L);
     for (std::size_t g = begin; g < end; ++g) {
       const std::size_t first = group_start[g], lanes = group_start[g + 1] - first;
       const std::size_t r = entries[first] / out;
-      const T* rows[detail::kLanes];
       for (std::size_t l = 0; l < L; ++l) {
         const std::size_t idx = entries[first + (l < lanes ? l : lanes - 1)], i = idx % out;
         index[l] = idx;
-        b[l] = bias.data ? static_cast<double>(bias[i]) : 0.0;
-        rows[l] = ws.data() + i * n;
+        b[l] = bias_all.empty() ? 0.0 : bias_all[i];
+        rows[l] = i;
       }
-      detail::pack_rows(rows, lanes, n, 1, panel.data());
+      pack_panel(w, 0, panel.data(), rows, lanes);
       const T* xr = xs.data() + r * n;
       if (path == Path::Generic) {
         for (std::size_t l = 0; l < lanes; ++l) {
           auto term = [&](std::size_t j) {
             return ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * L + l]), static_cast<double>(xr[j]));
           };
-          y[index[l]] = accumulate(term, n, bias.data ? &b[l] : nullptr, acc, index[l]);
+          y[index[l]] = accumulate(term, n, bias_all.empty() ? nullptr : &b[l], acc, index[l]);
         }
       } else {
-        detail::run_lanes<T>(path, detail::PanelSource<T>{xr, panel.data()}, n, acc, index, bias.data ? b : nullptr,
-                             lanes, v);
+        run_lanes<T>(path, PanelSource<T>{xr, panel.data()}, n, acc, index, bias_all.empty() ? nullptr : b, lanes, v);
         for (std::size_t l = 0; l < lanes; ++l) y[index[l]] = v[l];
       }
     }
+  });
+}
+
+}  // namespace detail
+
+// y must hold x.rows * w.rows doubles (row-major, batch x out). bias: one row of w.rows
+// values, or no operand. The operands may be stored in different types (each is converted
+// a panel or a row at a time). `force_path` lets tests check that every kernel gives the
+// same bits.
+inline void matmul(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& bias, double* y,
+                   const MatmulOptions& o, const Path* force_path = nullptr) {
+  detail::check_shapes(x.cols, w.rows, w.cols, bias.data, bias.cols, o);
+  if (x.rows == 0 || w.rows == 0) return;
+  with_compute_type(x, w, [&](auto t) { detail::matmul_typed<decltype(t)>(x, w, bias, y, o, force_path); });
+}
+
+template <class T>
+void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& bias, double* y,
+            const MatmulOptions& o, const Path* force_path = nullptr) {
+  matmul(stored(x), stored(w), stored(bias), y, o, force_path);
+}
+
+// Only the listed outputs: y[e] for each e = r * out + i in `entries` gets exactly the
+// bits cpu::matmul(x, w, bias, y, o) would give it, at a cost proportional to the list
+// (W's rows are read where listed; W is never copied whole).
+inline void matmul_entries(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& bias,
+                           const std::size_t* entries, std::size_t count, double* y, const MatmulOptions& o) {
+  detail::check_shapes(x.cols, w.rows, w.cols, bias.data, bias.cols, o);
+  if (count == 0) return;
+  with_compute_type(x, w, [&](auto t) {
+    detail::matmul_entries_typed<decltype(t)>(x, w, bias, entries, count, y, o);
+  });
+}
+
+template <class T>
+void matmul_entries(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& bias,
+                    const std::size_t* entries, std::size_t count, double* y, const MatmulOptions& o) {
+  matmul_entries(stored(x), stored(w), stored(bias), entries, count, y, o);
+}
+
+// The path matmul takes for these operands when every panel allows what all of w allows.
+inline Path matmul_path(const StoredMatrix& x, const StoredMatrix& w, const MatmulOptions& o) {
+  return with_compute_type(x, w, [&](auto t) {
+    using T = decltype(t);
+    return data_path<T>(usable_path<T>(choose_path<T>(o), o), x, w);
   });
 }
 

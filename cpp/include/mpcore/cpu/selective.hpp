@@ -100,10 +100,10 @@ inline std::vector<char> differs(const double* a, const double* b, std::size_t t
 
 namespace cpu {
 
-template <class T>
-LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b,
-                          const LadderOptions& o, const LadderOutputs& out,
-                          const std::vector<double>* norms = nullptr, const FirstPass* first = nullptr) {
+// x, w and b in the types their owner stores them in (stored.hpp); b may be no operand.
+inline LadderStats ladder_linear(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& b,
+                                 const LadderOptions& o, const LadderOutputs& out,
+                                 const std::vector<double>* norms = nullptr, const FirstPass* first = nullptr) {
   using clock = std::chrono::steady_clock;
   const std::string bad = validate_ladder(o);
   if (!bad.empty()) throw std::invalid_argument(bad);
@@ -219,6 +219,13 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
   stats.seconds_estimate = secs(t1, t2);
   stats.seconds_recompute = secs(t2, t3);
   return stats;
+}
+
+template <class T>
+LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b,
+                          const LadderOptions& o, const LadderOutputs& out,
+                          const std::vector<double>* norms = nullptr, const FirstPass* first = nullptr) {
+  return ladder_linear(stored(x), stored(w), stored(b), o, out, norms, first);
 }
 
 }  // namespace cpu
