@@ -216,11 +216,41 @@ def test_pairwise_order_in_the_lanes_equals_generic(isa, acc, rng):
         _core.set_simd_isa(previous)
 
 
+ISAS = ["portable", "avx2", "avx512"]
+
+
+def test_forcing_and_auto_dispatch():
+    previous = _core.simd_isa()
+    try:
+        for isa in ISAS[: ISAS.index(_core.detected_simd_isa()) + 1]:
+            _core.set_simd_isa(isa)
+            assert _core.simd_isa() == isa
+            report = _core.family_isa("lanes", "pairwise", "sr")
+            assert report["isa"] == isa and report["rates"] == {}  # forced: nothing timed is reported
+        _core.set_simd_isa("auto")
+        assert _core.simd_isa() == "auto"
+        report = _core.family_isa("lanes", "blocked", "rtz")
+        assert report["family"] == "lanes sequential directed"  # blocked order runs the sequential lanes
+        assert report["isa"] == max(report["rates"], key=report["rates"].get)
+        assert all(rate > 0 for rate in report["rates"].values())
+        families = {r["family"] for r in _core.dispatch_report()}
+        assert "lanes sequential directed" in families
+        with pytest.raises(ValueError, match="auto"):
+            _core.set_simd_isa("fastest")
+    finally:
+        _core.set_simd_isa(previous)
+
+
 def test_public_kernel_report(rng):
     x = format_valued(rng, (4, 30), "fp16")
     w = format_valued(rng, (6, 30), "fp8_e4m3")
     info = mpcore.kernel(x, w, acc="fp16")
-    assert info == {"path": "lanes32", "isa": _core.simd_isa()}
+    assert info["path"] == "lanes32"
+    family = _core.family_isa("lanes32", "sequential", "rne")
+    assert info["isa"] == family["isa"] == (_core.simd_isa() if _core.simd_isa() != "auto" else info["isa"])
+    if _core.simd_isa() == "auto":  # timed: the fastest measured, every instruction set up to the detected one
+        assert set(info["rates"]) == set(ISAS[: ISAS.index(_core.detected_simd_isa()) + 1])
+        assert info["isa"] == max(info["rates"], key=info["rates"].get)
     assert mpcore.kernel(x[0], w, acc="fp16", rounding="rdn")["path"] == "lanes"
     assert mpcore.kernel(x.astype(np.float64) + 0.1, w, acc="bf16")["path"] == "lanes"
     assert mpcore.kernel(x, w, acc="fp32")["path"] == "native32"

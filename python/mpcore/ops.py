@@ -83,19 +83,29 @@ def matmul(
 def kernel(x, w, *, acc: FormatLike = "fp32", rounding: str = "rne", order: str = "sequential") -> dict:
     """Which CPU kernel :func:`matmul` runs for these arguments, and on which instruction set.
 
-    Returns ``{"path": ..., "isa": ...}``. path: "lanes32" (binary32 vector lanes: every
-    product of x and w exact in binary32 and the format fits), "lanes" (binary64 vector
-    lanes), "native32" / "native64" (hardware FMA for fp32 / fp64 nearest-even), or
-    "generic" (scalar code). isa: "avx512", "avx2" or "portable" (set ``MPCORE_SIMD`` to
-    force one). Every path gives the same bits.
+    Returns ``{"path": ..., "isa": ..., "rates": ...}``. path: "lanes32" (binary32 vector
+    lanes: every product of x and w exact in binary32 and the format fits), "lanes" (binary64
+    vector lanes), "native32" / "native64" (hardware FMA for fp32 / fp64 nearest-even), or
+    "generic" (scalar code). isa: "avx512", "avx2" or "portable". Unless ``MPCORE_SIMD``
+    forces one, each lane kernel family (container, order, rounding class) is timed on every
+    instruction set at its first use and runs on the fastest; rates gives what was measured
+    (terms per second; empty when forced or not a lane path). Every path gives the same bits.
     """
     acc_f = get_format(acc, "acc")
     rounding = check_rounding(rounding)
     order, _ = check_order(order, None)
     x2, wa, _, _ = check_linear(x, w, None, keep_narrow=True)
     (xs, x_table), (ws, w_table) = stored_operand(x2), stored_operand(wa)
-    return {"path": _core.kernel_path(xs, ws, acc_f, rounding, order, x_table=x_table, w_table=w_table),
-            "isa": _core.simd_isa()}
+    path = _core.kernel_path(xs, ws, acc_f, rounding, order, x_table=x_table, w_table=w_table)
+    rates = {}
+    if path in ("lanes", "lanes32"):
+        family = _core.family_isa(path, order, rounding)
+        isa, rates = family["isa"], family["rates"]
+    elif path.startswith("native"):
+        isa = "portable" if _core.detected_simd_isa() == "portable" or _core.simd_isa() == "portable" else "avx2"
+    else:
+        isa = "portable"
+    return {"path": path, "isa": isa, "rates": rates}
 
 
 def dot(x, y, *, bias=None, **options) -> float:

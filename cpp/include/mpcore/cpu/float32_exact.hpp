@@ -1,6 +1,6 @@
 // When a binary32 container can hold every step of a simulated accumulation exactly.
 //
-// The float32 lane kernel (simd_float32.hpp) computes each term w*x in binary32 and
+// The float32 lane kernel (lanes/step32-inl.hpp) computes each term w*x in binary32 and
 // the exact sum s + w*x as a binary32 TwoSum pair. TwoSum is exact for any two finite
 // binary32 numbers whose rounded sum does not overflow (overflow is caught per lane),
 // so the one condition to prove is that every product is exact in binary32:
@@ -20,7 +20,7 @@
 
 #include <vector>
 
-#include "simd.hpp"
+#include "lanes/isa.hpp"
 #include "stored.hpp"
 
 namespace mpcore::cpu {

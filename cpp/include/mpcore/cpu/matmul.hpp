@@ -20,9 +20,8 @@
 #include "stored.hpp"
 #if !defined(__CUDACC__)  // nvcc's front end lacks GCC's vector extensions
 #include "float32_exact.hpp"
-#include "simd.hpp"
-#include "simd_float32.hpp"
-#include "simd_pairwise.hpp"
+#include "lanes/kernels.hpp"
+#include "lanes/native.hpp"
 #endif
 
 namespace mpcore {

@@ -1,3 +1,5 @@
+// Included by target-inl.hpp once per instruction set, inside namespace
+// mpcore::cpu::simd::<target> and under that target's #pragma (no include guard).
 // The pairwise order (accumulator.hpp) in the vector lanes, in a binary64 or binary32
 // container. Every lane's tree has the same shape (it depends on n only: after leaf j
 // come as many merges as j has trailing one bits), so the lanes stay in step; each
@@ -5,23 +7,6 @@
 // step numbers of accumulator.hpp. A lane that met a special case anywhere in its tree
 // has that step redone by the scalar add_rounded (each node is a function of its two
 // children and its step number only), so the bits are the definition's.
-#pragma once
-
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <type_traits>
-
-#include "../accumulator.hpp"
-#include "simd.hpp"
-#include "simd_float32.hpp"
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
-namespace mpcore::cpu::simd {
 
 // Binary64 lanes for any input type.
 template <Rounding Mode, int W, class T>
@@ -156,72 +141,3 @@ __attribute__((always_inline)) inline void pairwise_body(const T* xr, const T* p
   }
   for (std::size_t lane = 0; lane < kWidth; ++lane) out[lane] = s[lane / C::width][lane % C::width];
 }
-
-#define MPCORE_PAIRWISE_CLONES(SUFFIX, W, W32, ATTR)                                                       \
-  template <Rounding Mode, class T>                                                                        \
-  ATTR void pairwise64_##SUFFIX(const T* xr, const T* panel, std::size_t n, const Accumulation& A,         \
-                                const std::uint64_t* index, double* out) {                                 \
-    pairwise_body<Container64<Mode, W, T>>(xr, panel, n, A, index, out);                                   \
-  }                                                                                                        \
-  template <Rounding Mode>                                                                                 \
-  ATTR void pairwise32_##SUFFIX(const float* xr, const float* panel, std::size_t n, const Accumulation& A, \
-                                const std::uint64_t* index, double* out) {                                 \
-    pairwise_body<Container32<Mode, W32>>(xr, panel, n, A, index, out);                                    \
-  }
-MPCORE_PAIRWISE_CLONES(portable, 2, 4, )
-#if defined(__x86_64__) && defined(__GNUC__)
-MPCORE_PAIRWISE_CLONES(avx2, 4, 8, __attribute__((target("avx2,fma"))))
-MPCORE_PAIRWISE_CLONES(avx512, 8, 16, __attribute__((target("avx512f,avx512dq"))))
-#endif
-#undef MPCORE_PAIRWISE_CLONES
-
-template <Rounding Mode, bool Container32Lanes, class T>
-void pairwise_mode(const T* xr, const T* panel, std::size_t n, const Accumulation& A, const std::uint64_t* index,
-                   double* out) {
-  if constexpr (Container32Lanes) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    switch (active_isa()) {
-      case Isa::Avx512:
-        return pairwise32_avx512<Mode>(xr, panel, n, A, index, out);
-      case Isa::Avx2:
-        return pairwise32_avx2<Mode>(xr, panel, n, A, index, out);
-      default:
-        break;
-    }
-#endif
-    pairwise32_portable<Mode>(xr, panel, n, A, index, out);
-  } else {
-#if defined(__x86_64__) && defined(__GNUC__)
-    switch (active_isa()) {
-      case Isa::Avx512:
-        return pairwise64_avx512<Mode, T>(xr, panel, n, A, index, out);
-      case Isa::Avx2:
-        return pairwise64_avx2<Mode, T>(xr, panel, n, A, index, out);
-      default:
-        break;
-    }
-#endif
-    pairwise64_portable<Mode, T>(xr, panel, n, A, index, out);
-  }
-}
-
-// kWidth pairwise sums (no bias) in binary64 lanes, for any rounding mode.
-template <class T>
-void pairwise_lanes(const T* xr, const T* panel, std::size_t n, const Accumulation& A, const std::uint64_t* index,
-                    double* out) {
-  with_any_rounding(A.acc.mode,
-                    [&](auto m) { pairwise_mode<decltype(m)::value, false>(xr, panel, n, A, index, out); });
-}
-
-// The same in binary32 lanes (supports_float32 modes; products exact in binary32).
-inline void pairwise_lanes32(const float* xr, const float* panel, std::size_t n, const Accumulation& A,
-                             const std::uint64_t* index, double* out) {
-  with_float32_rounding(A.acc.mode,
-                        [&](auto m) { pairwise_mode<decltype(m)::value, true>(xr, panel, n, A, index, out); });
-}
-
-}  // namespace mpcore::cpu::simd
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif

@@ -1,0 +1,124 @@
+// The simulated-accumulation lane kernels, vectorised across kWidth = 32 outputs with
+// GCC/Clang vector extensions, and the one place that picks an instruction set.
+//
+// Each lane owns one output and adds its terms in the output's order (sequential or
+// pairwise), so vectorising never changes an output's summation order. Every step rounds
+// with the branch-free common case of rounding.hpp's add_rounded_normal, extended to the
+// subnormal range; a chunk of steps in which a lane met a special case (zero, overflow,
+// inf/NaN, stochastic rounding that needs bits of lo) is redone for that lane with the
+// exact scalar add_rounded. The result is bit-identical to the scalar kernels (tested on
+// every path, instruction set and thread count).
+//
+// The kernels (target-inl.hpp) are compiled once per instruction set, the Highway way: the
+// same source included under `#pragma GCC target` in its own namespace, so a wheel runs on
+// any x86-64 and every copy is compiled for its own vector width. Target<Isa> is the
+// dispatch table; with_target() the only switch; fastest.hpp picks the instruction set per
+// kernel family and kernels.hpp holds the entry points the matmul calls.
+#pragma once
+
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "../../accumulator.hpp"
+#include "../../random.hpp"
+#include "../../rounding.hpp"
+#include "grids.hpp"
+#include "isa.hpp"
+#include "vector_types.hpp"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MPCORE_X86_TARGETS 1
+#else
+#define MPCORE_X86_TARGETS 0
+#endif
+
+// Vectors pass by reference into always-inline helpers, so the ABI of passing them by
+// value never applies.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+namespace mpcore::cpu::simd {
+
+template <Isa>
+struct Target;
+
+#define MPCORE_TARGET_NS portable
+#define MPCORE_TARGET_ISA Portable
+#define MPCORE_W64 2
+#define MPCORE_W32 4
+#include "target-inl.hpp"
+#undef MPCORE_TARGET_NS
+#undef MPCORE_TARGET_ISA
+#undef MPCORE_W64
+#undef MPCORE_W32
+
+#if MPCORE_X86_TARGETS
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+#define MPCORE_TARGET_NS avx2
+#define MPCORE_TARGET_ISA Avx2
+#define MPCORE_W64 4
+#define MPCORE_W32 8
+#include "target-inl.hpp"
+#undef MPCORE_TARGET_NS
+#undef MPCORE_TARGET_ISA
+#undef MPCORE_W64
+#undef MPCORE_W32
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw")
+#endif
+#define MPCORE_TARGET_NS avx512
+#define MPCORE_TARGET_ISA Avx512
+#define MPCORE_W64 8
+#define MPCORE_W32 16
+#include "target-inl.hpp"
+#undef MPCORE_TARGET_NS
+#undef MPCORE_TARGET_ISA
+#undef MPCORE_W64
+#undef MPCORE_W32
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif  // MPCORE_X86_TARGETS
+
+// f(Target<isa>{}): the one switch over instruction sets.
+template <class F>
+decltype(auto) with_target(Isa isa, F&& f) {
+#if MPCORE_X86_TARGETS
+  switch (isa) {
+    case Isa::Avx512: return f(Target<Isa::Avx512>{});
+    case Isa::Avx2: return f(Target<Isa::Avx2>{});
+    default: break;
+  }
+#else
+  (void)isa;
+#endif
+  return f(Target<Isa::Portable>{});
+}
+
+}  // namespace mpcore::cpu::simd
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

@@ -1,0 +1,119 @@
+// The accumulator format's grid as the lane kernels see it: constants computed once per
+// call from the Rounder (binary64 bit patterns for the binary64 lanes, binary32 ones for
+// the binary32 lanes), and which formats and modes each container handles.
+#pragma once
+
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "../../format.hpp"
+#include "../../rounding.hpp"
+
+namespace mpcore::cpu::simd {
+
+inline constexpr std::size_t kWidth = 32;
+inline constexpr std::size_t kChunk = 16;  // steps between checks for special lanes
+
+// The format's grid in binary64 bit terms, computed once per call.
+struct Float64Grid {
+  std::int64_t shift;        // binary64 significand bits dropped in the normal range: 53 - p
+  std::int64_t nbits;        // stochastic rounding: random bits per decision
+  std::int64_t emin_field;   // binary64 exponent field of 2^emin
+  std::int64_t min_bits;     // below: no subnormals to round to (0 if the format has them)
+  std::int64_t max_bits;     // bits of max_finite
+  // The smallest subnormal q, 2q, and the bits of q/2, 3q/2 (all binary64 numbers).
+  std::int64_t q_bits, two_q_bits, half_q_bits, three_half_q_bits;
+  // Nearest even: c's exponent offset, its floor 1.5 * 2^(emin - p + 53), and the largest
+  // magnitude the lanes handle (max_finite, or where c would overflow).
+  std::int64_t rne_offset, rne_c_min, rne_limit;
+};
+
+inline Float64Grid float64_grid(const Rounder& R) {
+  Float64Grid k;
+  k.shift = R.normal_shift;
+  k.nbits = R.sr_bits;
+  k.emin_field = R.emin + 1023;
+  k.min_bits = R.subnormals ? 0 : k.emin_field << 52;
+  k.max_bits = static_cast<std::int64_t>(R.max_bits);
+  const double q = std::ldexp(1.0, R.emin - R.precision + 1);
+  k.q_bits = static_cast<std::int64_t>(detail::to_bits(q));
+  k.two_q_bits = static_cast<std::int64_t>(detail::to_bits(2 * q));
+  k.half_q_bits = static_cast<std::int64_t>(detail::to_bits(q / 2));
+  k.three_half_q_bits = static_cast<std::int64_t>(detail::to_bits(1.5 * q));
+  k.rne_offset = (static_cast<std::int64_t>(53 - R.precision) << 52) | (std::int64_t{1} << 51);
+  k.rne_c_min = (static_cast<std::int64_t>(R.emin - R.precision + 53 + 1023) << 52) | (std::int64_t{1} << 51);
+  const std::int64_t c_limit = (static_cast<std::int64_t>(1994 + R.precision) << 52) - 1;  // field + 53 - p <= 2046
+  k.rne_limit = k.max_bits < c_limit ? k.max_bits : c_limit;
+  return k;
+}
+
+// Whether the vector kernel handles this format and mode (the scalar kernels handle the
+// rest): 2 <= p <= 52, and p <= 51 for nearest-even (two spare bits for round-to-odd),
+// and the format stays off binary64's edges: its smallest subnormal q is a binary64 normal
+// number (q >= 2^-1022, so binary64 subnormal sums fall below 2q, where compares decide) and
+// its max_finite lies below 2^1023 (so a non-finite TwoSum rounds past max_finite and is
+// marked). Custom formats beyond either edge run the exact scalar path.
+inline bool supports_grid(int precision, int emin, double max_finite, Rounding mode) {
+  return precision >= 2 && precision <= (mode == Rounding::NearestEven ? 51 : 52) && emin - precision + 1 >= -1022 &&
+         max_finite < 0x1p1023;
+}
+inline bool supports(const Format& f, Rounding mode) { return supports_grid(f.precision, f.emin, f.max_finite, mode); }
+inline bool supports(const Rounder& R) { return supports_grid(R.precision, R.emin, R.max_finite, R.mode); }
+
+// Whether the binary32 kernel rounds to this format and mode (inputs are checked apart).
+inline bool supports_float32(const Rounder& R) {
+  const bool mode = R.mode != Rounding::Downward;  // rdn's zero-sign rule stays in binary64 lanes
+  return mode && R.precision >= 2 && R.precision <= 22 && R.emin >= -126 && R.subnormals &&
+         R.max_finite <= static_cast<double>(FLT_MAX);
+}
+
+// The modes the binary32 kernel implements (all but rounding downward).
+template <class F>
+void with_float32_rounding(Rounding mode, F&& f) {
+  with_rounding<Rounding::NearestEven, Rounding::NearestAway, Rounding::TowardZero, Rounding::Upward,
+                Rounding::ToOdd, Rounding::Stochastic>(mode, static_cast<F&&>(f));
+}
+
+// The format's grid as binary32 bit patterns, computed once per call.
+struct Float32Grid {
+  std::int32_t spacing;     // log2 of the target spacing in m = 2|v|, normal range: 25 - p
+  std::int32_t emin_field;  // binary32 exponent field of 2^emin (>= 1)
+  std::int32_t max_bits;    // bits of max_finite (exact in binary32: p <= 22, in range)
+  // The smallest subnormal q (>= 2^-148 here), 2q, and the m of q/2, q, 3q/2.
+  std::int32_t q_bits, two_q_bits, m_half_q, m_q, m_three_half_q;
+  // Nearest even: c's exponent offset, its floor 1.5 * 2^(emin - p + 24) (c's ulp is then
+  // q), and the largest magnitude the lanes handle (max_finite, or where c would overflow).
+  std::int32_t rne_offset, rne_c_min, rne_limit;
+  int nbits;        // stochastic rounding: random bits per decision
+  double sr_scale;  // 2^-nbits
+};
+
+inline Float32Grid float32_grid(const Rounder& R) {
+  auto bits_of = [](float v) {
+    std::int32_t b;
+    std::memcpy(&b, &v, sizeof b);
+    return b;
+  };
+  const float q = std::ldexp(1.0f, R.emin - R.precision + 1);
+  Float32Grid k;
+  k.spacing = 25 - R.precision;
+  k.emin_field = R.emin + 127;
+  k.max_bits = bits_of(static_cast<float>(R.max_finite));
+  k.q_bits = bits_of(q);
+  k.two_q_bits = bits_of(2 * q);
+  k.m_half_q = 2 * bits_of(q / 2);
+  k.m_q = 2 * k.q_bits;
+  k.m_three_half_q = 2 * bits_of(1.5f * q);
+  k.rne_offset = ((24 - R.precision) << 23) | 0x400000;
+  k.rne_c_min = ((R.emin - R.precision + 24 + 127) << 23) | 0x400000;
+  const std::int32_t c_limit = ((231 + R.precision) << 23) - 1;  // v's field + 24 - p <= 254
+  k.rne_limit = k.max_bits < c_limit ? k.max_bits : c_limit;
+  k.nbits = R.sr_bits;
+  k.sr_scale = std::ldexp(1.0, -R.sr_bits);
+  return k;
+}
+
+}  // namespace mpcore::cpu::simd

@@ -1,0 +1,56 @@
+// The lane kernels' entry points: kWidth outputs at a time, in binary64 or binary32 lanes,
+// in sequential or pairwise order, on the instruction set fastest.hpp picks for the family.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "dispatch.hpp"
+#include "fastest.hpp"
+
+namespace mpcore::cpu::simd {
+
+// kWidth sequential sums of panel[j * kWidth + l] * xr[j], j < n, from zero, rounded per R
+// in binary64 lanes (supports(R)); step0: the stochastic-rounding step of term 0 (a block
+// of a longer sum starts later).
+template <class T>
+void lanes(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
+           const std::uint64_t* index, double* out, std::uint64_t step0 = 0) {
+  with_any_rounding(R.mode, [&](auto m) {
+    with_target(family_isa(Container::Binary64, false, R.mode), [&](auto t) {
+      decltype(t)::template sequential64<decltype(m)::value, T>(xr, panel, n, R, seed, index, out, step0);
+    });
+  });
+}
+
+// The same in binary32 lanes: supports_float32(R) and products exact in binary32.
+inline void lanes32(const float* xr, const float* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
+                    const std::uint64_t* index, double* out, std::uint64_t step0 = 0) {
+  with_float32_rounding(R.mode, [&](auto m) {
+    with_target(family_isa(Container::Binary32, false, R.mode), [&](auto t) {
+      decltype(t)::template sequential32<decltype(m)::value>(xr, panel, n, R, seed, index, out, step0);
+    });
+  });
+}
+
+// kWidth pairwise sums (no bias), exactly as accumulate() with Order::Pairwise gives them,
+// in binary64 lanes for any rounding mode.
+template <class T>
+void pairwise_lanes(const T* xr, const T* panel, std::size_t n, const Accumulation& A, const std::uint64_t* index,
+                    double* out) {
+  with_any_rounding(A.acc.mode, [&](auto m) {
+    with_target(family_isa(Container::Binary64, true, A.acc.mode),
+                [&](auto t) { decltype(t)::template pairwise64<decltype(m)::value, T>(xr, panel, n, A, index, out); });
+  });
+}
+
+// The same in binary32 lanes (supports_float32 modes; products exact in binary32).
+inline void pairwise_lanes32(const float* xr, const float* panel, std::size_t n, const Accumulation& A,
+                             const std::uint64_t* index, double* out) {
+  with_float32_rounding(A.acc.mode, [&](auto m) {
+    with_target(family_isa(Container::Binary32, true, A.acc.mode),
+                [&](auto t) { decltype(t)::template pairwise32<decltype(m)::value>(xr, panel, n, A, index, out); });
+  });
+}
+
+}  // namespace mpcore::cpu::simd

@@ -1,0 +1,44 @@
+// One instruction set's copy of the lane kernels. dispatch.hpp includes this file once per
+// target, inside namespace mpcore::cpu::simd and under that target's #pragma, with
+//   MPCORE_TARGET_NS   the namespace of this copy (portable, avx2, avx512),
+//   MPCORE_TARGET_ISA  its Isa enumerator, and
+//   MPCORE_W64 / MPCORE_W32  the lanes per native vector in binary64 / binary32.
+// Every function below, the always-inline helpers included, is compiled for that target,
+// so GCC never lowers a vector operation for a narrower one (which scalarised the
+// AVX-512 copy when the helpers were compiled for the baseline; see tests/cpp/scalar_check).
+// No include guard: it is meant to be included several times.
+
+namespace MPCORE_TARGET_NS {
+#include "helpers-inl.hpp"
+#include "step64-inl.hpp"
+#include "step32-inl.hpp"
+#include "sequential-inl.hpp"
+#include "pairwise-inl.hpp"
+}  // namespace MPCORE_TARGET_NS
+
+// The entry points of this copy (the dispatch table's row for MPCORE_TARGET_ISA).
+template <>
+struct Target<Isa::MPCORE_TARGET_ISA> {
+  static constexpr Isa isa = Isa::MPCORE_TARGET_ISA;
+
+  template <Rounding Mode, class T>
+  static void sequential64(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
+                           const std::uint64_t* index, double* out, std::uint64_t step0) {
+    MPCORE_TARGET_NS::lanes_body<Mode, MPCORE_W64, T>(xr, panel, n, R, seed, index, out, step0);
+  }
+  template <Rounding Mode>
+  static void sequential32(const float* xr, const float* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
+                           const std::uint64_t* index, double* out, std::uint64_t step0) {
+    MPCORE_TARGET_NS::lanes32_body<Mode, MPCORE_W32>(xr, panel, n, R, seed, index, out, step0);
+  }
+  template <Rounding Mode, class T>
+  static void pairwise64(const T* xr, const T* panel, std::size_t n, const Accumulation& A,
+                         const std::uint64_t* index, double* out) {
+    MPCORE_TARGET_NS::pairwise_body<MPCORE_TARGET_NS::Container64<Mode, MPCORE_W64, T>>(xr, panel, n, A, index, out);
+  }
+  template <Rounding Mode>
+  static void pairwise32(const float* xr, const float* panel, std::size_t n, const Accumulation& A,
+                         const std::uint64_t* index, double* out) {
+    MPCORE_TARGET_NS::pairwise_body<MPCORE_TARGET_NS::Container32<Mode, MPCORE_W32>>(xr, panel, n, A, index, out);
+  }
+};
