@@ -260,3 +260,27 @@ def test_public_kernel_report(rng):
         mpcore.kernel(x, w, order="zigzag")
     with pytest.raises(ValueError, match="features"):
         mpcore.kernel(x, w[:, :5])
+
+
+@pytest.mark.parametrize("isa", available_isas())
+@pytest.mark.parametrize("mode", ["rne", "rna", "rtz", "rup", "rto", "sr"])
+@pytest.mark.parametrize("batch", [2, 3, 6])
+def test_two_row_binary32_lanes_equal_generic(isa, mode, batch, rng):
+    # Rows run two at a time against a panel (lanes32_two_rows): each row's special lanes
+    # (overflow of fp16 in row 1 only, subnormal sums in row 0) are redone for that row alone.
+    x = format_valued(rng, (batch, 70), "fp8_e4m3")
+    w = format_valued(rng, (45, 70), "fp8_e4m3")
+    b = format_valued(rng, (45,), "fp8_e4m3")
+    x[0] *= 2.0 ** -16
+    if batch > 1:
+        x[1, :20] = 448.0
+        w[:7, :20] = 448.0
+    previous = _core.simd_isa()
+    _core.set_simd_isa(isa)
+    try:
+        assert _core.kernel_path(x, w, mpcore.formats.fp16, mode, "sequential") == "lanes32"
+        got = run(x, w, b, "fp16", mode)
+    finally:
+        _core.set_simd_isa(previous)
+    assert np.array_equal(got, run(x, w, b, "fp16", mode, path="generic"), equal_nan=True)
+    assert np.isinf(got[1, :7]).any() or mode in ("rtz", "rto") or batch == 1

@@ -201,6 +201,18 @@ Path data_path(Path p, const StoredMatrix& x, const StoredMatrix& w) {
 
 namespace detail {
 
+// The bias as the last term of each sum s[l] (its step number is accumulate()'s), into out.
+inline void add_bias(const double* s, std::size_t n, const Accumulation& acc, const std::uint64_t* index,
+                     const double* bias, std::size_t lanes, double* out) {
+  const bool sr = acc.acc.mode == Rounding::Stochastic;
+  const std::uint64_t bias_step = acc.order == Order::Pairwise ? 2 * n : n;
+  for (std::size_t l = 0; l < lanes; ++l) {
+    double v = s[l];
+    if (bias) v = add_rounded(v, bias[l], acc.acc, sr ? stream_bits(stream_key(acc.seed, index[l]), bias_step) : 0);
+    out[l] = v;
+  }
+}
+
 // kLanes outputs in acc's order, then the bias: out[l] for lanes [0, lanes).
 template <class T, class Source>
 void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& acc, const std::uint64_t* index,
@@ -286,14 +298,19 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
     with_any_rounding(R.mode,
                       [&](auto m) { sequential_lanes<decltype(m)::value>(src, n, R, acc.seed, index, s); });
   }
-  const bool sr = acc.acc.mode == Rounding::Stochastic;
-  const std::uint64_t bias_step = acc.order == Order::Pairwise ? 2 * n : n;  // accumulate()'s numbering
-  for (std::size_t l = 0; l < lanes; ++l) {
-    double v = s[l];
-    if (bias) v = add_rounded(v, bias[l], acc.acc, sr ? stream_bits(stream_key(acc.seed, index[l]), bias_step) : 0);
-    out[l] = v;
-  }
+  add_bias(s, n, acc, index, bias, lanes, out);
 }
+
+#if !defined(__CUDACC__)
+// Two rows of x (sequential order, binary32 lanes) against one panel: the bits of two
+// run_lanes calls. index, out: kLanes entries per row.
+inline void run_two_rows32(const float* const* xr, const float* panel, std::size_t n, const Accumulation& acc,
+                           const std::uint64_t* index, const double* bias, std::size_t lanes, double* const* out) {
+  double s[2 * kLanes];
+  simd::lanes32_two_rows(xr, panel, n, acc.acc, acc.seed, index, s);
+  for (int row = 0; row < 2; ++row) add_bias(s + row * kLanes, n, acc, index + row * kLanes, bias, lanes, out[row]);
+}
+#endif
 
 inline void check_shapes(std::size_t x_cols, std::size_t w_rows, std::size_t w_cols, const void* bias,
                          std::size_t bias_size, const MatmulOptions& o) {
@@ -378,6 +395,19 @@ void matmul_typed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatr
       for (std::size_t r = r0; r < r1; ++r) {
         const T* xr = xs.data() + r * n;
         for (std::size_t l = 0; l < L; ++l) index[l] = r * out + i0 + l;
+#if !defined(__CUDACC__)
+        if constexpr (std::is_same_v<T, float>) {
+          if (path == Path::Float32Lanes && acc.order == Order::Sequential && r + 1 < r1) {
+            std::uint64_t index2[2 * kLanes];
+            for (std::size_t l = 0; l < 2 * L; ++l) index2[l] = (r + l / L) * out + i0 + l % L;
+            const float* rows[2] = {xr, xr + n};
+            double* outs[2] = {y + r * out + i0, y + (r + 1) * out + i0};
+            run_two_rows32(rows, panel, n, acc, index2, b.empty() ? nullptr : &b[i0], lanes, outs);
+            ++r;
+            continue;
+          }
+        }
+#endif
         if (path == Path::Generic) {
           for (std::size_t l = 0; l < lanes; ++l) {
             auto term = [&](std::size_t j) {

@@ -68,7 +68,7 @@ inline void run_family(int f, Isa isa, std::size_t n, const float* x, const floa
       using T = decltype(t);
       if constexpr (M != Rounding::Downward) {
         if (binary32 && pairwise) return T::template pairwise32<M>(x, panel, n, A, index, out);
-        if (binary32) return T::template sequential32<M>(x, panel, n, A.acc, A.seed, index, out, 0);
+        if (binary32) return T::template sequential32<M, 1>(&x, panel, n, A.acc, A.seed, index, out, 0);
       }
       if (pairwise) return T::template pairwise64<M, float>(x, panel, n, A, index, out);
       T::template sequential64<M, float>(x, panel, n, A.acc, A.seed, index, out, 0);

@@ -64,10 +64,13 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
   for (std::size_t lane = 0; lane < kWidth; ++lane) out[lane] = s[lane / W][lane % W];
 }
 
-// kWidth outputs: out[l] = the sequential accumulation of panel[j*kWidth + l] * xr[j], j < n.
+// Rows x kWidth outputs: out[r * kWidth + l] = the sequential accumulation of
+// panel[j*kWidth + l] * xr[r][j], j < n; index[r * kWidth + l] is that output's stream.
+// Two rows share each panel load and give twice the independent dependency chains (a
+// step's latency, not its instruction count, bounds one row on wide vectors).
 // step0: the stochastic-rounding step number of term 0 (a block of a longer sum starts later).
-template <Rounding Mode, int W>
-__attribute__((always_inline)) inline void lanes32_body(const float* xr, const float* panel, std::size_t n,
+template <Rounding Mode, int W, int Rows>
+__attribute__((always_inline)) inline void lanes32_body(const float* const* xr, const float* panel, std::size_t n,
                                                         const Rounder& R, std::uint64_t seed,
                                                         const std::uint64_t* index, double* out, std::uint64_t step0) {
   typedef typename V32<W>::f vf;
@@ -76,45 +79,55 @@ __attribute__((always_inline)) inline void lanes32_body(const float* xr, const f
   const Float32Grid k = float32_grid(R);
   Rounder r = R;
   r.mode = Mode;
-  Keys32<W> key[G];
-  for (int g = 0; g < G; ++g) keys32<Mode, W>(seed, index + g * W, key[g]);
-  vf s[G];
-  for (int g = 0; g < G; ++g) s[g] = vf{};
+  Keys32<W> key[Rows][G];
+  vf s[Rows][G];
+  for (int row = 0; row < Rows; ++row)
+    for (int g = 0; g < G; ++g) {
+      keys32<Mode, W>(seed, index + row * kWidth + g * W, key[row][g]);
+      s[row][g] = vf{};
+    }
   for (std::size_t j0 = 0; j0 < n; j0 += kChunk) {
     const std::size_t j1 = j0 + kChunk < n ? j0 + kChunk : n;
-    // One mark per lane position for all groups (fewer registers): a marked position is
-    // redone in every group, which is exact too.
-    vf start[G];
-    vi special = vi{};
-    for (int g = 0; g < G; ++g) start[g] = s[g];
+    // One mark per lane position for all groups of a row (fewer registers): a marked
+    // position is redone in every group, which is exact too.
+    vf start[Rows][G];
+    vi special[Rows];
+    for (int row = 0; row < Rows; ++row) {
+      special[row] = vi{};
+      for (int g = 0; g < G; ++g) start[row][g] = s[row][g];
+    }
     for (std::size_t j = j0; j < j1; ++j) {
-      const float xj = xr[j];
       for (int g = 0; g < G; ++g) {
-        vf p;
-        std::memcpy(&p, panel + j * kWidth + g * W, sizeof p);
-        p *= xj;  // exact (the caller proved it)
-        ::mpcore::detail::opaque(p);
-        Random32<W> rnd;
-        random32<Mode, W>(key[g], j + step0, k.nbits, rnd);
-        add32<Mode, W>(s[g], p, k, rnd, special, s[g]);
+        vf w;
+        std::memcpy(&w, panel + j * kWidth + g * W, sizeof w);
+        for (int row = 0; row < Rows; ++row) {
+          vf p = w * xr[row][j];  // exact (the caller proved it)
+          ::mpcore::detail::opaque(p);
+          Random32<W> rnd;
+          random32<Mode, W>(key[row][g], j + step0, k.nbits, rnd);
+          add32<Mode, W>(s[row][g], p, k, rnd, special[row], s[row][g]);
+        }
       }
     }
-    bool some = false;
-    for (int l = 0; l < W; ++l) some |= special[l] != 0;
-    if (some) {  // rare: redo the chunk exactly (in binary64) for the lanes that met a special case
+    for (int row = 0; row < Rows; ++row) {
+      bool some = false;
+      for (int l = 0; l < W; ++l) some |= special[row][l] != 0;
+      if (!some) continue;
+      // Rare: redo the chunk exactly (in binary64) for the lanes that met a special case.
       for (std::size_t lane = 0; lane < kWidth; ++lane) {
         const int g = static_cast<int>(lane) / W, l = static_cast<int>(lane) % W;
-        if (!special[l]) continue;
-        const std::uint64_t lane_key = Mode == Rounding::Stochastic ? stream_key(seed, index[lane]) : 0;
-        double v = start[g][l];
+        if (!special[row][l]) continue;
+        const std::uint64_t lane_key = Mode == Rounding::Stochastic ? stream_key(seed, index[row * kWidth + lane]) : 0;
+        double v = start[row][g][l];
         for (std::size_t j = j0; j < j1; ++j)
-          v = add_rounded(v, ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + lane]), static_cast<double>(xr[j])), r,
+          v = add_rounded(v, ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + lane]), static_cast<double>(xr[row][j])), r,
                           Mode == Rounding::Stochastic ? stream_bits(lane_key, j + step0) : 0);
         // A value of the format (exact in binary32), or an infinity or NaN, which binary32
         // carries too: the next step marks the lane again and this loop keeps it exact.
-        s[g][l] = static_cast<float>(v);
+        s[row][g][l] = static_cast<float>(v);
       }
     }
   }
-  for (std::size_t lane = 0; lane < kWidth; ++lane) out[lane] = s[lane / W][lane % W];
+  for (int row = 0; row < Rows; ++row)
+    for (std::size_t lane = 0; lane < kWidth; ++lane) out[row * kWidth + lane] = s[row][lane / W][lane % W];
 }

@@ -26,10 +26,10 @@ struct Target<Isa::MPCORE_TARGET_ISA> {
                            const std::uint64_t* index, double* out, std::uint64_t step0) {
     MPCORE_TARGET_NS::lanes_body<Mode, MPCORE_W64, T>(xr, panel, n, R, seed, index, out, step0);
   }
-  template <Rounding Mode>
-  static void sequential32(const float* xr, const float* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
-                           const std::uint64_t* index, double* out, std::uint64_t step0) {
-    MPCORE_TARGET_NS::lanes32_body<Mode, MPCORE_W32>(xr, panel, n, R, seed, index, out, step0);
+  template <Rounding Mode, int Rows = 1>
+  static void sequential32(const float* const* xr, const float* panel, std::size_t n, const Rounder& R,
+                           std::uint64_t seed, const std::uint64_t* index, double* out, std::uint64_t step0) {
+    MPCORE_TARGET_NS::lanes32_body<Mode, MPCORE_W32, Rows>(xr, panel, n, R, seed, index, out, step0);
   }
   template <Rounding Mode, class T>
   static void pairwise64(const T* xr, const T* panel, std::size_t n, const Accumulation& A,
