@@ -82,6 +82,22 @@ inline cpu::StoredMatrix stored_operand(const std::optional<AnyVector>& a, const
   return m;
 }
 
+// A layer prepared once (mpcore.PreparedLinear): W packed, its arrays kept alive.
+struct PreparedLayer {
+  nb::object w_owner, b_owner, w_table_owner, b_table_owner;
+  cpu::PreparedLinear layer;
+};
+
+// w as a layer: a PreparedLayer (which holds its own b), or an array (viewed, not packed).
+inline cpu::PreparedLinear layer_of(const nb::object& w, const std::optional<AnyVector>& b,
+                                    const std::optional<CodeTable>& w_table, const std::optional<CodeTable>& b_table) {
+  if (nb::isinstance<PreparedLayer>(w)) {
+    if (b || w_table || b_table) throw std::invalid_argument("a prepared layer holds its own b: pass b=None");
+    return nb::cast<const PreparedLayer&>(w).layer;
+  }
+  return cpu::PreparedLinear::view(stored_operand(nb::cast<AnyMatrix>(w), w_table, "w"), stored_operand(b, b_table, "b"));
+}
+
 inline void check_shape(const OutMatrix& a, std::size_t rows, std::size_t cols, const char* name) {
   if (a.shape(0) != rows || a.shape(1) != cols) throw std::invalid_argument(std::string(name) + " has the wrong shape");
 }

@@ -18,19 +18,19 @@ static cpu::Path parse_path(const std::string& s, bool& forced) {
                               "'; valid: 'auto', 'native32', 'native64', 'lanes', 'lanes32', 'generic'");
 }
 
-static void matmul(AnyMatrix x, AnyMatrix w, std::optional<AnyVector> b, OutMatrix y, const NamedFormat& acc,
+static void matmul(AnyMatrix x, nb::object w, std::optional<AnyVector> b, OutMatrix y, const NamedFormat& acc,
                    const std::string& rounding, const std::string& order, std::size_t block, const NamedFormat& outer,
                    std::uint64_t seed, int sr_bits, int threads, const std::string& path,
                    std::optional<CodeTable> x_table, std::optional<CodeTable> w_table,
                    std::optional<CodeTable> b_table) {
-  check_shape(y, x.shape(0), w.shape(0), "out");
+  const cpu::PreparedLinear layer = layer_of(w, b, w_table, b_table);
+  check_shape(y, x.shape(0), layer.rows(), "out");
   const MatmulOptions o = matmul_options(acc, rounding, order, block, outer, seed, sr_bits, threads);
   bool forced = false;
   const cpu::Path p = parse_path(path, forced);
-  const cpu::StoredMatrix xs = stored_operand(x, x_table, "x"), ws = stored_operand(w, w_table, "w"),
-                          bs = stored_operand(b, b_table, "b");
+  const cpu::StoredMatrix xs = stored_operand(x, x_table, "x");
   nb::gil_scoped_release release;
-  cpu::matmul(xs, ws, bs, y.data(), o, forced ? &p : nullptr);
+  cpu::matmul(xs, layer, y.data(), o, forced ? &p : nullptr);
 }
 
 static std::string path_name(cpu::Path p) {
@@ -82,10 +82,11 @@ void bind_ops(nb::module_& m) {
       "Which CPU kernel matmul takes for these options when the data allows it.");
   m.def(
       "kernel_path",
-      [](AnyMatrix x, AnyMatrix w, const NamedFormat& acc, const std::string& rounding, const std::string& order,
+      [](AnyMatrix x, nb::object w, const NamedFormat& acc, const std::string& rounding, const std::string& order,
          std::optional<CodeTable> x_table, std::optional<CodeTable> w_table) {
         const MatmulOptions o = path_options(acc, rounding, order);
-        return path_name(cpu::matmul_path(stored_operand(x, x_table, "x"), stored_operand(w, w_table, "w"), o));
+        const cpu::PreparedLinear layer = layer_of(w, std::nullopt, w_table, std::nullopt);
+        return path_name(cpu::matmul_path(stored_operand(x, x_table, "x"), layer.w(), o));
       },
       nb::arg("x"), nb::arg("w"), nb::arg("acc"), nb::arg("rounding"), nb::arg("order"),
       nb::arg("x_table").none() = nb::none(), nb::arg("w_table").none() = nb::none(),

@@ -8,7 +8,7 @@
 
 namespace mpcore::python {
 
-static nb::dict ladder(AnyMatrix x, AnyMatrix w, std::optional<AnyVector> b, OutMatrix z, OutMatrix y,
+static nb::dict ladder(AnyMatrix x, nb::object w, std::optional<AnyVector> b, OutMatrix z, OutMatrix y,
                        OutMatrix kappa, OutMatrix err_est, OutRung rung, std::optional<OutMatrix> bound,
                        std::optional<OutMatrix> bound_prob, const std::vector<NamedFormat>& fmts, double tau,
                        const std::string& activation, double alpha, const std::string& estimator,
@@ -17,7 +17,8 @@ static nb::dict ladder(AnyMatrix x, AnyMatrix w, std::optional<AnyVector> b, Out
                        std::optional<OutMatrix> first_z, std::optional<OutMatrix> first_numerator,
                        std::optional<CodeTable> x_table, std::optional<CodeTable> w_table,
                        std::optional<CodeTable> b_table) {
-  const std::size_t batch = x.shape(0), nout = w.shape(0);
+  const cpu::PreparedLinear layer = layer_of(w, b, w_table, b_table);
+  const std::size_t batch = x.shape(0), nout = layer.rows();
   for (auto* a : {&z, &y, &kappa, &err_est}) check_shape(*a, batch, nout, "output");
   if (rung.shape(0) != batch || rung.shape(1) != nout) throw std::invalid_argument("rung has the wrong shape");
   if (bound) check_shape(*bound, batch, nout, "bound");
@@ -33,28 +34,28 @@ static nb::dict ladder(AnyMatrix x, AnyMatrix w, std::optional<AnyVector> b, Out
   const FirstPass first{first_z ? first_z->data() : nullptr, first_numerator ? first_numerator->data() : nullptr};
   LadderOutputs out{z.data(), y.data(), kappa.data(), err_est.data(), rung.data(),
                     o.bounds ? bound->data() : nullptr, o.bounds ? bound_prob->data() : nullptr};
-  const cpu::StoredMatrix xs = stored_operand(x, x_table, "x"), ws = stored_operand(w, w_table, "w"),
-                          bs = stored_operand(b, b_table, "b");
+  const cpu::StoredMatrix xs = stored_operand(x, x_table, "x");
   LadderStats stats;
   {
     nb::gil_scoped_release release;
-    stats = cpu::ladder_linear(xs, ws, bs, o, out, nullptr, first_z ? &first : nullptr);
+    stats = cpu::ladder_linear(xs, layer, o, out, first_z ? &first : nullptr);
   }
   return stats_dict(stats);
 }
 
-static void numerator(AnyMatrix x, AnyMatrix w, std::optional<AnyVector> b, OutMatrix out,
+static void numerator(AnyMatrix x, nb::object w, std::optional<AnyVector> b, OutMatrix out,
                       const std::string& estimator, const NamedFormat& low, int threads,
                       std::optional<CodeTable> x_table, std::optional<CodeTable> w_table,
                       std::optional<CodeTable> b_table) {
-  check_shape(out, x.shape(0), w.shape(0), "out");
-  if (x.shape(1) != w.shape(1)) throw std::invalid_argument("x and w have different numbers of features");
+  const cpu::PreparedLinear layer = layer_of(w, b, w_table, b_table);
+  check_shape(out, x.shape(0), layer.rows(), "out");
+  if (x.shape(1) != layer.cols()) throw std::invalid_argument("x and w have different numbers of features");
+  if (layer.bias().data && layer.bias().cols != layer.rows())
+    throw std::invalid_argument("b must have one value per row of w");
   const Estimator e = parse_estimator(estimator);
-  const cpu::StoredMatrix xs = stored_operand(x, x_table, "x"), ws = stored_operand(w, w_table, "w"),
-                          bs = stored_operand(b, b_table, "b");
-  if (bs.data && bs.cols != ws.rows) throw std::invalid_argument("b must have one value per row of w");
+  const cpu::StoredMatrix xs = stored_operand(x, x_table, "x");
   nb::gil_scoped_release release;
-  cpu::inner_numerator(xs, ws, bs, e, low.spec, threads, out.data());
+  cpu::inner_numerator(xs, layer, e, low.spec, threads, out.data());
 }
 
 void bind_selective(nb::module_& m) {

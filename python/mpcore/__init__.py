@@ -10,6 +10,7 @@ import warnings as _warnings
 
 from . import _core, datasets, formats, models
 from ._core import Format, __version__
+from .layer import PreparedLinear
 from .mlp import MLP, Dense, Evaluation, RunResult
 from .ops import ORDERS, ROUNDING_MODES, dot, kernel, matmul, round, sum
 from .policy import Ladder, Selective, Uniform
@@ -26,6 +27,7 @@ __all__ = [
     "Ladder",
     "LayerResult",
     "MLP",
+    "PreparedLinear",
     "ORDERS",
     "ROUNDING_MODES",
     "RunResult",

@@ -66,7 +66,10 @@ def stored_operand(arr: np.ndarray):
 
 def stored_operands(x2: np.ndarray, w: np.ndarray, b):
     """(x, w, b) as :func:`stored_operand` passes them, and their tables as keyword arguments."""
-    (xs, xt), (ws, wt) = stored_operand(x2), stored_operand(w)
+    xs, xt = stored_operand(x2)
+    if hasattr(w, "_prepared"):
+        return (xs, w._prepared, None), {"x_table": xt, "w_table": None, "b_table": None}
+    ws, wt = stored_operand(w)
     bs, bt = stored_operand(b) if b is not None else (None, None)
     return (xs, ws, bs), {"x_table": xt, "w_table": wt, "b_table": bt}
 
@@ -82,7 +85,12 @@ def check_linear(x, w, b, keep_narrow: bool = False):
     x2 is 2-D (batch, in); ``vector`` says x was 1-D; b may be None.
     """
     xa = as_real_array(x, "x", keep_narrow)
-    wa = as_real_array(w, "w", keep_narrow)
+    if hasattr(w, "_prepared"):  # a PreparedLinear: its own w and b
+        if b is not None:
+            raise ValueError("w is a PreparedLinear, which holds its own b: pass b=None")
+        if not keep_narrow:  # the caller wants plain arrays (the CUDA path)
+            w, b = w.w, w.b
+    wa = w if hasattr(w, "_prepared") else as_real_array(w, "w", keep_narrow)
     if wa.ndim != 2:
         raise ValueError(f"w must be 2-D (out_features, in_features), got shape {wa.shape}")
     if xa.ndim not in (1, 2):

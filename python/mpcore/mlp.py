@@ -16,6 +16,7 @@ import numpy as np
 
 from .cost import CostTable, layer_cost, uniform_cost
 from .formats import Format, FormatLike, get as get_format
+from .layer import PreparedLinear
 from .ops import matmul, round as round_to
 from .policy import Ladder, Policy, PolicyLike, Uniform, per_layer
 from .selective import ACTIVATIONS, activate, first_pass, ladder_linear
@@ -125,6 +126,22 @@ class MLP:
             for l in layers
         ]
 
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_prepared", None)  # packed panels are remade where the network is unpickled
+        return state
+
+    def prepared(self, k: int) -> PreparedLinear:
+        """Layer k's W and b packed once (every run, batch and tau reuses it); remade if the
+        layer's arrays were replaced."""
+        cache = self.__dict__.setdefault("_prepared", {})
+        layer = self.layers[k]
+        entry = cache.get(k)
+        if entry is None or entry[0] is not layer.w or entry[1] is not layer.b:
+            entry = (layer.w, layer.b, PreparedLinear(layer.w, layer.b))
+            cache[k] = entry
+        return entry[2]
+
     @property
     def shapes(self) -> List[tuple]:
         """(in_features, out_features) of every layer."""
@@ -153,9 +170,10 @@ class MLP:
             raise ValueError(f"x must have shape (batch, {self.shapes[0][0]}), got {h.shape}")
         stats: List[LayerStats] = []
         for k, (layer, p) in enumerate(zip(self.layers, policies)):
+            weights = self.prepared(k)
             if isinstance(p, Uniform):
                 f = get_format(p.fmt, "fmt")
-                z = matmul(h, layer.w, layer.b, acc=f, rounding=p.rounding, order=p.order, block=p.block,
+                z = matmul(h, weights, None, acc=f, rounding=p.rounding, order=p.order, block=p.block,
                            outer=p.outer, seed=p.seed, threads=threads)
                 y = activate(layer.activation, z, layer.alpha)
                 stats.append(LayerStats(p.label(), [f.name], [z.size], [1.0], 0.0, float("nan"), float("nan")))
@@ -165,12 +183,12 @@ class MLP:
                     key = (id(x), p.formats()[0].name, p.estimator, p.rounding, p.order, p.block, p.outer, p.seed)
                     entry = cache.get(key)
                     if entry is None or entry[0] is not x:
-                        entry = (x, first_pass(h, layer.w, layer.b, low=p.formats()[0], estimator=p.estimator,
+                        entry = (x, first_pass(h, weights, None, low=p.formats()[0], estimator=p.estimator,
                                                rounding=p.rounding, order=p.order, block=p.block, outer=p.outer,
                                                seed=p.seed, threads=threads))
                         cache[key] = entry
                     fp = entry[1]
-                r = ladder_linear(h, layer.w, layer.b, formats=p.formats(), tau=p.tau, activation=layer.activation,
+                r = ladder_linear(h, weights, None, formats=p.formats(), tau=p.tau, activation=layer.activation,
                                   alpha=layer.alpha, estimator=p.estimator, factor=p.factor,
                                   guard_sign=p.guard_sign, rounding=p.rounding, order=p.order, block=p.block,
                                   outer=p.outer, seed=p.seed, threads=threads, bounds=False, first_pass=fp)

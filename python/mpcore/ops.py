@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 
 from . import _core
-from ._arrays import as_real_array, check_linear, prepare_linear, stored_operand, stored_operands
+from ._arrays import as_real_array, check_linear, prepare_linear, stored_operands
 from ._options import (DEFAULT_BLOCK, ORDERS, ROUNDING_MODES, check_device, check_order, check_rounding,
                        check_seed, check_sr_bits, check_threads)
 from .formats import FormatLike, get as get_format
@@ -45,7 +45,8 @@ def matmul(
     """``x @ w.T + b`` with every addition rounded to the accumulator format ``acc``.
 
     Shapes follow ``torch.nn.Linear``: ``w`` is (out, in), ``x`` is (in,) or
-    (batch, in), ``b`` is (out,) or None. Returns float64 of shape (out,) or
+    (batch, in), ``b`` is (out,) or None. ``w`` may be a :class:`PreparedLinear` (W and b
+    packed once; pass b=None): the same bits, without packing W on every call. Returns float64 of shape (out,) or
     (batch, out); every value is exactly representable in ``acc`` (in ``outer``
     for ``order="blocked"``).
 
@@ -95,8 +96,8 @@ def kernel(x, w, *, acc: FormatLike = "fp32", rounding: str = "rne", order: str 
     rounding = check_rounding(rounding)
     order, _ = check_order(order, None)
     x2, wa, _, _ = check_linear(x, w, None, keep_narrow=True)
-    (xs, x_table), (ws, w_table) = stored_operand(x2), stored_operand(wa)
-    path = _core.kernel_path(xs, ws, acc_f, rounding, order, x_table=x_table, w_table=w_table)
+    (xs, ws, _), tables = stored_operands(x2, wa, None)
+    path = _core.kernel_path(xs, ws, acc_f, rounding, order, x_table=tables["x_table"], w_table=tables["w_table"])
     rates = {}
     if path in ("lanes", "lanes32"):
         family = _core.family_isa(path, order, rounding)

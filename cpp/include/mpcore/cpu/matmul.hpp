@@ -17,6 +17,7 @@
 #include "../matrix.hpp"
 #include "../rounding.hpp"
 #include "parallel.hpp"
+#include "prepared.hpp"
 #include "stored.hpp"
 #if !defined(__CUDACC__)  // nvcc's front end lacks GCC's vector extensions
 #include "float32_exact.hpp"
@@ -45,29 +46,7 @@ namespace cpu {
 namespace detail {
 
 // Outputs computed side by side: independent dependency chains keep the FPU busy.
-inline constexpr std::size_t kLanes = 32;
-
-// Panel p of W: rows [p*kLanes, p*kLanes + kLanes) interleaved into dst (n * kLanes
-// values, converted to T while packing) so that the kLanes weights of term j are adjacent;
-// missing rows are zero. rows: the W row of each lane (nullptr: all of panel p in order).
-// Tiles of kTile columns keep the destination in L1 while rows are read in order.
-template <class T>
-void pack_panel(const StoredMatrix& w, std::size_t p, T* dst, const std::size_t* rows = nullptr,
-                std::size_t live = kLanes) {
-  constexpr std::size_t kTile = 128;
-  if (!rows) live = std::min(kLanes, w.rows - p * kLanes);
-  const std::size_t n = w.cols;
-  for (std::size_t j0 = 0; j0 < n; j0 += kTile) {
-    const std::size_t j1 = std::min(n, j0 + kTile);
-    for (std::size_t l = 0; l < kLanes; ++l) {
-      if (l < live) {
-        w.copy_row(rows ? rows[l] : p * kLanes + l, j0, j1, dst + j0 * kLanes + l, kLanes);
-      } else {
-        for (std::size_t j = j0; j < j1; ++j) dst[j * kLanes + l] = T(0);
-      }
-    }
-  }
-}
+inline constexpr std::size_t kLanes = kPanelRows;
 
 // Where the factors of term j of lane l come from.
 // PanelSource: kLanes rows of W (a packed panel) against one row of x.
@@ -344,9 +323,10 @@ inline std::vector<double> bias_values(const StoredMatrix& bias) {
   return b;
 }
 
+// packed: W's panels packed earlier (a PreparedLinear's), or nullptr (each task packs its own).
 template <class T>
 void matmul_typed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& bias, double* y,
-                  const MatmulOptions& o, const Path* force_path) {
+                  const MatmulOptions& o, const Path* force_path, const PackedPanels* packed) {
   const std::size_t batch = x.rows, out = w.rows, n = w.cols, L = kLanes;
   const Accumulation acc = make_accumulation(o);
   const Path chosen = usable_path<T>(force_path ? *force_path : choose_path<T>(o), o);
@@ -375,22 +355,37 @@ void matmul_typed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatr
 #endif
   parallel_for(npanels * chunks, o.threads, [&](std::size_t begin, std::size_t end) {
     std::uint64_t index[kLanes];
-    std::vector<T> panel_buffer(n * L);
-    std::size_t packed = npanels;  // the panel in panel_buffer
+    std::vector<T> panel_buffer(packed && packed->binary32 == std::is_same_v<T, float> ? 0 : n * L);
+    std::size_t current = npanels;  // the panel `panel` points at
+    const T* panel = nullptr;
     Path path = chosen;
     for (std::size_t task = begin; task < end; ++task) {
       const std::size_t p = task / chunks, r0 = (task % chunks) * chunk, r1 = std::min(batch, r0 + chunk);
       const std::size_t i0 = p * L, lanes = out - i0 < L ? out - i0 : L;
-      const T* panel = panel_buffer.data();
-      if (packed != p) {
-        pack_panel(w, p, panel_buffer.data());
-        packed = p;
+      if (current != p) {
+        current = p;
         path = chosen == Path::Float32Lanes ? Path::SimulatedLanes : chosen;
+        if (packed && packed->binary32 == std::is_same_v<T, float>) {
+          panel = packed->panel<T>(p);
 #if !defined(__CUDACC__)
-        if constexpr (std::is_same_v<T, float>) {
-          if (x32 && products_exact_in_float32(x_digest, digest(panel, n * L))) path = Path::Float32Lanes;
-        }
+          if constexpr (std::is_same_v<T, float>) {
+            if (x32 && products_exact_in_float32(x_digest, packed->digests[p])) path = Path::Float32Lanes;
+          }
 #endif
+        } else {
+          if (packed) {  // binary32 panels, binary64 compute (a float64 x): convert, in order
+            const float* src = packed->panel<float>(p);
+            for (std::size_t k = 0; k < n * L; ++k) panel_buffer[k] = static_cast<T>(src[k]);
+          } else {
+            pack_panel(w, p, panel_buffer.data());
+          }
+          panel = panel_buffer.data();
+#if !defined(__CUDACC__)
+          if constexpr (std::is_same_v<T, float>) {
+            if (x32 && products_exact_in_float32(x_digest, digest(panel, n * L))) path = Path::Float32Lanes;
+          }
+#endif
+        }
       }
       for (std::size_t r = r0; r < r1; ++r) {
         const T* xr = xs.data() + r * n;
@@ -477,11 +472,22 @@ void matmul_entries_typed(const StoredMatrix& x, const StoredMatrix& w, const St
 // values, or no operand. The operands may be stored in different types (each is converted
 // a panel or a row at a time). `force_path` lets tests check that every kernel gives the
 // same bits.
-inline void matmul(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& bias, double* y,
-                   const MatmulOptions& o, const Path* force_path = nullptr) {
+// packed: w's panels packed earlier (nullptr: packed as the tasks go).
+inline void matmul_packed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& bias, double* y,
+                          const MatmulOptions& o, const Path* force_path, const PackedPanels* packed) {
   detail::check_shapes(x.cols, w.rows, w.cols, bias.data, bias.cols, o);
   if (x.rows == 0 || w.rows == 0) return;
-  with_compute_type(x, w, [&](auto t) { detail::matmul_typed<decltype(t)>(x, w, bias, y, o, force_path); });
+  with_compute_type(x, w, [&](auto t) { detail::matmul_typed<decltype(t)>(x, w, bias, y, o, force_path, packed); });
+}
+
+inline void matmul(const StoredMatrix& x, const PreparedLinear& layer, double* y, const MatmulOptions& o,
+                   const Path* force_path = nullptr) {
+  matmul_packed(x, layer.w(), layer.bias(), y, o, force_path, layer.panels());
+}
+
+inline void matmul(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& bias, double* y,
+                   const MatmulOptions& o, const Path* force_path = nullptr) {
+  matmul(x, PreparedLinear::view(w, bias), y, o, force_path);
 }
 
 template <class T>
@@ -500,6 +506,11 @@ inline void matmul_entries(const StoredMatrix& x, const StoredMatrix& w, const S
   with_compute_type(x, w, [&](auto t) {
     detail::matmul_entries_typed<decltype(t)>(x, w, bias, entries, count, y, o);
   });
+}
+
+inline void matmul_entries(const StoredMatrix& x, const PreparedLinear& layer, const std::size_t* entries,
+                           std::size_t count, double* y, const MatmulOptions& o) {
+  matmul_entries(x, layer.w(), layer.bias(), entries, count, y, o);
 }
 
 template <class T>

@@ -100,10 +100,11 @@ inline std::vector<char> differs(const double* a, const double* b, std::size_t t
 
 namespace cpu {
 
-// x, w and b in the types their owner stores them in (stored.hpp); b may be no operand.
-inline LadderStats ladder_linear(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& b,
-                                 const LadderOptions& o, const LadderOutputs& out,
-                                 const std::vector<double>* norms = nullptr, const FirstPass* first = nullptr) {
+// x in the type its owner stores it in (stored.hpp); the layer's W and b likewise, packed
+// once if it was prepared (every pass then reads the packed panels).
+inline LadderStats ladder_linear(const StoredMatrix& x, const PreparedLinear& layer, const LadderOptions& o,
+                                 const LadderOutputs& out, const FirstPass* first = nullptr) {
+  const StoredMatrix &w = layer.w(), &b = layer.bias();
   using clock = std::chrono::steady_clock;
   const std::string bad = validate_ladder(o);
   if (!bad.empty()) throw std::invalid_argument(bad);
@@ -124,17 +125,17 @@ inline LadderStats ladder_linear(const StoredMatrix& x, const StoredMatrix& w, c
     std::copy(first->z, first->z + total, out.z);
     std::copy(first->numerator, first->numerator + total, numerator.begin());
   } else {
-    matmul(x, w, b, out.z, options_for(0));
+    matmul(x, layer, out.z, options_for(0));
   }
   auto t1 = clock::now();
 
   // 2. Condition estimate and the rung of every component. A rung-0 sum that was clamped
   // at max_finite without becoming non-finite is found by the same sum with no top.
-  if (!first) inner_numerator(x, w, b, o.estimator, o.formats[0], o.accumulation.threads, numerator.data(), norms);
+  if (!first) inner_numerator(x, layer, o.estimator, o.formats[0], o.accumulation.threads, numerator.data());
   std::vector<char> clamped;
   if (rung_clamps_silently(o, 0)) {
     std::vector<double> free_z(total);
-    matmul(x, w, b, free_z.data(), unbounded_options(o, 0));
+    matmul(x, layer, free_z.data(), unbounded_options(o, 0));
     clamped = differs(out.z, free_z.data(), total);
   }
   std::vector<double> us(rungs);
@@ -182,7 +183,7 @@ inline LadderStats ladder_linear(const StoredMatrix& x, const StoredMatrix& w, c
       sum_abs = numerator;
     } else {
       sum_abs.resize(total);
-      inner_numerator(x, w, b, Estimator::Exact, o.formats[0], o.accumulation.threads, sum_abs.data());
+      inner_numerator(x, layer, Estimator::Exact, o.formats[0], o.accumulation.threads, sum_abs.data());
     }
   }
   // fp32 sums of non-negative terms: S <= S_fp32 / (1 - gamma_m(2^-24)).
@@ -221,11 +222,15 @@ inline LadderStats ladder_linear(const StoredMatrix& x, const StoredMatrix& w, c
   return stats;
 }
 
+inline LadderStats ladder_linear(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& b,
+                                 const LadderOptions& o, const LadderOutputs& out, const FirstPass* first = nullptr) {
+  return ladder_linear(x, PreparedLinear::view(w, b), o, out, first);
+}
+
 template <class T>
 LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b,
-                          const LadderOptions& o, const LadderOutputs& out,
-                          const std::vector<double>* norms = nullptr, const FirstPass* first = nullptr) {
-  return ladder_linear(stored(x), stored(w), stored(b), o, out, norms, first);
+                          const LadderOptions& o, const LadderOutputs& out, const FirstPass* first = nullptr) {
+  return ladder_linear(stored(x), stored(w), stored(b), o, out, first);
 }
 
 }  // namespace cpu

@@ -1,0 +1,158 @@
+// W packed once: its kLanes-row panels in the compute type, each panel's binary32
+// exactness digest, and (on first use) the panels of |W| and the row norms the condition
+// estimators need. A network keeps one per layer, so batches, tau sweeps and the ladder's
+// passes read packed panels instead of packing (and digesting) W again on every call.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "../config.hpp"
+#include "parallel.hpp"
+#include "stored.hpp"
+#if !defined(__CUDACC__)
+#include "float32_exact.hpp"
+#endif
+
+namespace mpcore::cpu {
+
+inline constexpr std::size_t kPanelRows = 32;  // = detail::kLanes: outputs computed side by side
+
+// Panel p of W: rows [p*kPanelRows, p*kPanelRows + kPanelRows) interleaved into dst
+// (n * kPanelRows values, converted to T while packing) so that the weights of term j are
+// adjacent; missing rows are zero. rows: the W row of each lane (nullptr: all of panel p in
+// order). Tiles of kTile columns keep the destination in L1 while rows are read in order.
+template <class T>
+void pack_panel(const StoredMatrix& w, std::size_t p, T* dst, const std::size_t* rows = nullptr,
+                std::size_t live = kPanelRows) {
+  constexpr std::size_t kTile = 128;
+  if (!rows) live = std::min(kPanelRows, w.rows - p * kPanelRows);
+  const std::size_t n = w.cols;
+  for (std::size_t j0 = 0; j0 < n; j0 += kTile) {
+    const std::size_t j1 = std::min(n, j0 + kTile);
+    for (std::size_t l = 0; l < kPanelRows; ++l) {
+      if (l < live) {
+        w.copy_row(rows ? rows[l] : p * kPanelRows + l, j0, j1, dst + j0 * kPanelRows + l, kPanelRows);
+      } else {
+        for (std::size_t j = j0; j < j1; ++j) dst[j * kPanelRows + l] = T(0);
+      }
+    }
+  }
+}
+
+// Every panel of a matrix, packed in binary32 (narrow values) or binary64.
+struct PackedPanels {
+  std::size_t rows = 0, cols = 0, count = 0;
+  bool binary32 = false;
+  std::vector<float> f32;
+  std::vector<double> f64;
+#if !defined(__CUDACC__)
+  std::vector<Float32Digest> digests;  // binary32 panels: one per panel
+#endif
+
+  std::size_t panel_size() const { return cols * kPanelRows; }
+  template <class T>
+  const T* panel(std::size_t p) const {
+    if constexpr (sizeof(T) == sizeof(float)) {
+      return f32.data() + p * panel_size();
+    } else {
+      return f64.data() + p * panel_size();
+    }
+  }
+};
+
+inline PackedPanels pack_all(const StoredMatrix& w, int threads) {
+  PackedPanels packed;
+  packed.rows = w.rows;
+  packed.cols = w.cols;
+  packed.count = (w.rows + kPanelRows - 1) / kPanelRows;
+  packed.binary32 = w.narrow();
+  const std::size_t size = packed.panel_size();
+  if (packed.binary32) {
+    packed.f32.resize(packed.count * size);
+#if !defined(__CUDACC__)
+    packed.digests.resize(packed.count);
+#endif
+  } else {
+    packed.f64.resize(packed.count * size);
+  }
+  parallel_for(packed.count, threads, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t p = begin; p < end; ++p) {
+      if (packed.binary32) {
+        float* dst = packed.f32.data() + p * size;
+        pack_panel(w, p, dst);
+#if !defined(__CUDACC__)
+        packed.digests[p] = digest(dst, size);
+#endif
+      } else {
+        pack_panel(w, p, packed.f64.data() + p * size);
+      }
+    }
+  });
+  return packed;
+}
+
+// The Euclidean norm of each row of a (a row at a time, in binary64).
+inline std::vector<double> row_norms(const StoredMatrix& a) {
+  std::vector<double> norms(a.rows), row(a.cols);
+  for (std::size_t i = 0; i < a.rows; ++i) {
+    a.copy_row(i, 0, a.cols, row.data());
+    double s = 0;
+    for (double v : row) s += ::mpcore::detail::unfused_mul(v, v);
+    norms[i] = std::sqrt(s);
+  }
+  return norms;
+}
+
+// A layer's W and b. Made by view() (nothing copied: every call packs as it goes) or by
+// prepare() (W packed once). W's storage must outlive the object either way (the
+// selective recompute reads chosen rows of it).
+class PreparedLinear {
+ public:
+  static PreparedLinear view(const StoredMatrix& w, const StoredMatrix& bias) { return PreparedLinear(w, bias); }
+  static PreparedLinear prepare(const StoredMatrix& w, const StoredMatrix& bias, int threads = 0) {
+    PreparedLinear layer(w, bias);
+    layer.state_->panels = pack_all(w, threads);
+    layer.state_->prepared = true;
+    return layer;
+  }
+
+  const StoredMatrix& w() const { return w_; }
+  const StoredMatrix& bias() const { return bias_; }
+  std::size_t rows() const { return w_.rows; }
+  std::size_t cols() const { return w_.cols; }
+  bool prepared() const { return state_->prepared; }
+
+  // W's panels (prepared only; nullptr otherwise).
+  const PackedPanels* panels() const { return state_->prepared ? &state_->panels : nullptr; }
+
+  // |W|'s panels, packed at the first call (prepared only; nullptr otherwise).
+  const PackedPanels* magnitude_panels(int threads) const {
+    if (!state_->prepared) return nullptr;
+    std::call_once(state_->magnitude_once, [&] { state_->magnitudes = pack_all(magnitudes(w_), threads); });
+    return &state_->magnitudes;
+  }
+
+  // The Euclidean norm of each row of W (computed once).
+  const std::vector<double>& row_norms() const {
+    std::call_once(state_->norms_once, [&] { state_->norms = cpu::row_norms(w_); });
+    return state_->norms;
+  }
+
+ private:
+  struct State {
+    bool prepared = false;
+    PackedPanels panels, magnitudes;
+    std::once_flag magnitude_once, norms_once;
+    std::vector<double> norms;
+  };
+  PreparedLinear(const StoredMatrix& w, const StoredMatrix& bias) : w_(w), bias_(bias), state_(std::make_shared<State>()) {}
+  StoredMatrix w_, bias_;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace mpcore::cpu
