@@ -57,6 +57,79 @@ def user_loop(x, w, dtype):
     return s
 
 
+def cpu_info() -> dict:
+    model, flags = platform.processor(), []
+    try:
+        text = pathlib.Path("/proc/cpuinfo").read_text()
+        for line in text.splitlines():
+            if line.startswith("model name") and ":" in line:
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and ":" in line:
+                flags = sorted({f for f in line.split(":", 1)[1].split() if f.startswith(("avx2", "avx512", "fma"))})
+                break
+    except OSError:
+        pass
+    return {"model": model, "isa_flags": flags, "machine": platform.machine()}
+
+
+def isa_rows(rng, quick: bool) -> list:
+    """256 x 784 -> 784, 1 thread: auto against every forced instruction set, in one run."""
+    isas = ["portable", "avx2", "avx512"]
+    isas = isas[: isas.index(_core.detected_simd_isa()) + 1]
+    x32 = rng.random((256, 784), dtype=np.float32)
+    w32 = (rng.standard_normal((784, 784)) / 28).astype(np.float32)
+    rows = []
+    for fmt in (["fp16"] if quick else list(DTYPES)):
+        stored = (mpcore.round(x32, fmt).astype(np.float32), mpcore.round(w32, fmt).astype(np.float32))
+        for inputs, (x, w) in (("float32", (x32, w32)), ("stored", stored)):
+            for rounding in ("rne", "sr"):
+                for order in ("sequential", "pairwise"):
+                    rates = {}
+                    for setting in ["auto"] + isas:
+                        _core.set_simd_isa(setting)
+                        t = best_time(lambda: mpcore.matmul(x, w, acc=fmt, rounding=rounding, order=order, seed=1,
+                                                            threads=1), repeat=3, min_time=0.2)
+                        rates[setting] = x.shape[0] * 784 * 784 / t
+                    _core.set_simd_isa("auto")
+                    kernel = mpcore.kernel(x, w, acc=fmt, rounding=rounding, order=order)
+                    best = max(isas, key=rates.get)
+                    rows.append({"format": fmt, "inputs": inputs, "rounding": rounding, "order": order,
+                                 "kernel": kernel["path"], "auto_isa": kernel["isa"], "rates": rates,
+                                 "best_forced": best, "auto_over_best": rates["auto"] / rates[best]})
+    return rows
+
+
+def targets(isa: list, rows: list, selective: dict, matvec: dict) -> list:
+    """The speed issue's targets, each with what was measured here (None: not measurable)."""
+    out = []
+
+    def add(name, value, goal, ok):
+        out.append({"target": name, "measured": value, "goal": goal, "met": ok})
+
+    add("auto >= 0.95x best forced ISA (worst row)", min(r["auto_over_best"] for r in isa), 0.95,
+        min(r["auto_over_best"] for r in isa) >= 0.95)
+    if all("avx512" in r["rates"] and "avx2" in r["rates"] for r in isa):
+        ratio = min(r["rates"]["avx512"] / r["rates"]["avx2"] for r in isa)
+        add("avx512 >= 1.2x avx2 (worst row)", ratio, 1.2, ratio >= 1.2)
+    for inputs, goal in (("float32", 1.2e9), ("stored", 4e9)):
+        rates = [r["rates"]["auto"] for r in isa if r["inputs"] == inputs and r["rounding"] == "rne"
+                 and r["order"] == "sequential"]
+        add(f"{inputs} inputs, rne sequential, per core (worst format)", min(rates), goal, min(rates) >= goal)
+    sr = min(r["rates"]["auto"] / q["rates"]["auto"] for r in isa for q in isa
+             if r["rounding"] == "sr" and q["rounding"] == "rne" and
+             (r["format"], r["inputs"], r["order"]) == (q["format"], q["inputs"], q["order"]))
+    add("sr >= 0.5x rne (worst row)", sr, 0.5, sr >= 0.5)
+    pw = min(r["rates"]["auto"] / q["rates"]["auto"] for r in isa for q in isa
+             if r["order"] == "pairwise" and q["order"] == "sequential" and
+             (r["format"], r["inputs"], r["rounding"]) == (q["format"], q["inputs"], q["rounding"]))
+    add("pairwise >= 0.7x sequential (worst row)", pw, 0.7, pw >= 0.7)
+    add("selective at ~10% recomputed <= 1.2x uniform low", selective["ratio_to_uniform_low"], 1.2,
+        selective["ratio_to_uniform_low"] <= 1.2)
+    add("batch 1, 4096x4096, stored, prepared, per core", matvec["prepared_terms_per_s"], 1e9,
+        matvec["prepared_terms_per_s"] >= 1e9)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer configurations")
@@ -106,8 +179,18 @@ def main() -> None:
     selective = {"fraction_high": r.fraction_high, "seconds": t_sel, "uniform_low_seconds": t_low,
                  "ratio_to_uniform_low": t_sel / t_low, "split": r.seconds}
 
-    info = {"machine": platform.machine(), "simd": _core.simd_isa(), "threads": _core.default_threads(),
-            "numpy": np.__version__}
+    # Batch 1 (memory-bound): W packed once (PreparedLinear) against packing per call, 1 thread.
+    w4 = mpcore.round(rng.standard_normal((4096, 4096), dtype=np.float32), "fp16").astype(np.float32)
+    x4 = mpcore.round(rng.random((1, 4096), dtype=np.float32), "fp16").astype(np.float32)
+    layer = mpcore.PreparedLinear(w4)
+    matvec = {"arrays_terms_per_s": 4096 * 4096 / best_time(lambda: mpcore.matmul(x4, w4, acc="fp16", threads=1)),
+              "prepared_terms_per_s": 4096 * 4096 / best_time(lambda: mpcore.matmul(x4, layer, acc="fp16",
+                                                                                     threads=1))}
+    isa = isa_rows(rng, args.quick)
+    goals = targets(isa, rows, selective, matvec)
+
+    info = {**cpu_info(), "detected_isa": _core.detected_simd_isa(), "setting": _core.simd_isa(),
+            "threads": _core.default_threads(), "numpy": np.__version__, "dispatch": _core.dispatch_report()}
     print(f"mpcore CPU kernels: {info}")
     print(f"{'shape':<16} {'format':<9} {'inputs':<8} {'mode':<4} {'order':<10} {'thr':>3} {'kernel':<8} "
           f"{'terms/s':>10} {'/numpy f32':>10} {'x user loop':>11}")
@@ -117,9 +200,20 @@ def main() -> None:
               f"{row['ratio_to_numpy_f32']:>9.1f}x {row['speedup_vs_user_loop']:>10.1f}x")
     print(f"selective fp8_e4m3/fp16, norm estimator, {r.fraction_high:.1%} recomputed: "
           f"{selective['ratio_to_uniform_low']:.2f}x uniform fp8_e4m3; split {r.seconds}")
+    print(f"batch 1, 4096x4096, stored fp16, 1 thread: arrays {matvec['arrays_terms_per_s']:.2e}, "
+          f"PreparedLinear {matvec['prepared_terms_per_s']:.2e} terms/s")
+    print("\n256x784->784, 1 thread, terms/s by instruction set (auto = what dispatch picks):")
+    for row in isa:
+        rates = "  ".join(f"{k} {v:.2e}" for k, v in row["rates"].items())
+        print(f"{row['format']:<9} {row['inputs']:<8} {row['rounding']:<4} {row['order']:<10} {row['kernel']:<8} "
+              f"{rates}  auto/best {row['auto_over_best']:.2f}")
+    print("\ntargets:")
+    for g in goals:
+        print(f"  [{'met' if g['met'] else 'MISSED'}] {g['target']}: {g['measured']:.3g} (goal {g['goal']:g})")
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"info": info, "rows": rows, "selective": selective}, indent=1))
+    out.write_text(json.dumps({"info": info, "rows": rows, "selective": selective, "matvec": matvec,
+                               "isa_rows": isa, "targets": goals}, indent=1))
     print(f"wrote {out}")
 
 

@@ -16,7 +16,7 @@ static nb::dict ladder(AnyMatrix x, nb::object w, std::optional<AnyVector> b, Ou
                        std::size_t block, const NamedFormat& outer, std::uint64_t seed, int sr_bits, int threads, bool guard_sign,
                        std::optional<OutMatrix> first_z, std::optional<OutMatrix> first_numerator,
                        std::optional<CodeTable> x_table, std::optional<CodeTable> w_table,
-                       std::optional<CodeTable> b_table) {
+                       std::optional<CodeTable> b_table, std::optional<InRung> given_rung) {
   const cpu::PreparedLinear layer = layer_of(w, b, w_table, b_table);
   const std::size_t batch = x.shape(0), nout = layer.rows();
   for (auto* a : {&z, &y, &kappa, &err_est}) check_shape(*a, batch, nout, "output");
@@ -35,10 +35,12 @@ static nb::dict ladder(AnyMatrix x, nb::object w, std::optional<AnyVector> b, Ou
   LadderOutputs out{z.data(), y.data(), kappa.data(), err_est.data(), rung.data(),
                     o.bounds ? bound->data() : nullptr, o.bounds ? bound_prob->data() : nullptr};
   const cpu::StoredMatrix xs = stored_operand(x, x_table, "x");
+  if (given_rung && (given_rung->shape(0) != batch || given_rung->shape(1) != nout))
+    throw std::invalid_argument("given_rung has the wrong shape");
   LadderStats stats;
   {
     nb::gil_scoped_release release;
-    stats = cpu::ladder_linear(xs, layer, o, out, first_z ? &first : nullptr);
+    stats = cpu::ladder_linear(xs, layer, o, out, first_z ? &first : nullptr, given_rung ? given_rung->data() : nullptr);
   }
   return stats_dict(stats);
 }
@@ -69,7 +71,7 @@ void bind_selective(nb::module_& m) {
         nb::arg("factor"), nb::arg("rounding"), nb::arg("order"), nb::arg("block"), nb::arg("outer"), nb::arg("seed"),
         nb::arg("sr_bits"), nb::arg("threads"), nb::arg("guard_sign"), nb::arg("first_z").none() = nb::none(),
         nb::arg("first_numerator").none() = nb::none(), std::get<0>(tables()), std::get<1>(tables()),
-        std::get<2>(tables()),
+        std::get<2>(tables()), nb::arg("given_rung").none() = nb::none(),
         "The precision-ladder layer into caller-owned outputs; returns per-rung counts and timings.");
   m.def("inner_numerator", &numerator, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("out"),
         nb::arg("estimator"), nb::arg("low"), nb::arg("threads"), std::get<0>(tables()), std::get<1>(tables()),
@@ -82,6 +84,17 @@ void bind_selective(nb::module_& m) {
         for (std::size_t i = 0; i < z.shape(0); ++i) out.data()[i] = inner_condition(numerator.data()[i], z.data()[i]);
       },
       nb::arg("numerator"), nb::arg("z"), nb::arg("out"), "kappa_v = numerator / |z| (0/0 -> 0, x/0 -> inf).");
+  m.def(
+      "component_condition",
+      [](const std::string& name, Flat z, Flat numerator, OutVector out, double alpha) {
+        if (numerator.shape(0) != z.shape(0) || out.shape(0) != z.shape(0))
+          throw std::invalid_argument("z, numerator and out must have the same length");
+        const Activation a = parse_activation(name);
+        for (std::size_t i = 0; i < z.shape(0); ++i)
+          out.data()[i] = component_condition(a, z.data()[i], numerator.data()[i], alpha);
+      },
+      nb::arg("name"), nb::arg("z"), nb::arg("numerator"), nb::arg("out"), nb::arg("alpha"),
+      "kappa_phi(z) * kappa_v in the combined form |phi'(z)| numerator / |phi(z)| (the ladder's estimate).");
   m.def(
       "activation",
       [](const std::string& name, Flat t, OutVector out, double alpha, bool condition) {

@@ -6,7 +6,8 @@ B*n*m*cost(f0), plus its condition estimator, plus n*cost(f_k) for every compone
 recomputed in f_k. The estimators cost: "exact" an fp32 matvec (B*n*m*cost(fp32)),
 "low" a matvec in f0 (B*n*m*cost(f0)), "norm" B*(n+m)*cost(fp32) (the norm of x and
 one multiply-add per component; W's row norms are computed once per network and not
-counted). Relative cost divides by the cost of running every layer uniformly in a
+counted). Scores that need no numerator ("authors", "magnitude", "random") are charged no
+estimator; "oracle" is charged the full high pass it needs (it is a yardstick, not a method). Relative cost divides by the cost of running every layer uniformly in a
 reference format (the high format of a sweep). By default cost(f) = f.bits.
 """
 
@@ -49,7 +50,14 @@ def layer_cost(policy: Policy, batch: int, n_in: int, n_out: int, counts: Sequen
     fmts = policy.formats()
     low_pass = batch * n_in * n_out * format_cost(fmts[0], table)
     recompute = sum(counts[k] * n_in * format_cost(fmts[k], table) for k in range(1, len(fmts)))
-    return low_pass + estimator_cost(policy.estimator, fmts[0], batch, n_in, n_out, table) + recompute
+    score = getattr(policy, "score", "kappa")
+    if score in ("authors", "magnitude", "random"):
+        decide = 0.0
+    elif score == "oracle":
+        decide = batch * n_in * n_out * format_cost(fmts[-1], table)
+    else:
+        decide = estimator_cost(policy.estimator, fmts[0], batch, n_in, n_out, table)
+    return low_pass + decide + recompute
 
 
 def uniform_cost(fmt: FormatLike, batch: int, shapes: Sequence[tuple], table: CostTable = None) -> float:

@@ -31,7 +31,7 @@ class Ladder:
     """Cheapest format first; each component recomputed once in the cheapest format meeting tau."""
 
     fmts: Sequence[FormatLike]
-    tau: float
+    tau: Optional[float] = None
     estimator: str = "exact"
     factor: str = "1"
     guard_sign: bool = False
@@ -40,9 +40,14 @@ class Ladder:
     block: Optional[int] = None
     outer: FormatLike = "fp32"
     seed: Optional[int] = 0
+    score: str = "kappa"  #: see mpcore.scores; with tau or a budget
+    budget: Optional[float] = None  #: fraction of each row recomputed (instead of tau)
+    score_seed: int = 0  #: score="random"
 
     def __post_init__(self):
         object.__setattr__(self, "fmts", tuple(self.fmts))  # hashable, immutable
+        if (self.tau is None) == (self.budget is None):
+            raise ValueError("give exactly one of tau= and budget=")
 
     def formats(self) -> Tuple[Format, ...]:
         return tuple(get_format(f, f"formats[{k}]") for k, f in enumerate(self.fmts))
@@ -60,11 +65,14 @@ class Ladder:
             extra.append(self.rounding)
         if self.order != "sequential":
             extra.append(self.order)
-        return f"{kind} {'/'.join(f.name for f in self.formats())} {' '.join(extra)} tau={self.tau!r}"
+        if self.score != "kappa":
+            extra.append(f"score={self.score}" + (f"#{self.score_seed}" if self.score == "random" else ""))
+        when = f"tau={self.tau!r}" if self.budget is None else f"budget={self.budget!r}"
+        return f"{kind} {'/'.join(f.name for f in self.formats())} {' '.join(extra)} {when}"
 
 
-def Selective(low: FormatLike, high: FormatLike, tau: float, estimator: str = "exact", factor: str = "1",
-              guard_sign: bool = False, **options) -> Ladder:
+def Selective(low: FormatLike, high: FormatLike, tau: Optional[float] = None, estimator: str = "exact",
+              factor: str = "1", guard_sign: bool = False, **options) -> Ladder:
     """The paper's policy: ``low`` everywhere, ``high`` where kappa * u_low * c(n) > tau."""
     low_f, high_f = get_format(low, "low"), get_format(high, "high")
     if low_f.u < high_f.u:

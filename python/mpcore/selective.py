@@ -33,6 +33,7 @@ from ._arrays import as_real_array, check_linear, prepare_linear, stored_operand
 from ._options import (check_device, check_order, check_rounding, check_seed, check_sr_bits, check_tau,
                        check_threads)
 from .formats import Format, FormatLike, get as get_format
+from .scores import SCORES, budget_mask, check_budget, component_scores
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "gelu_tanh", "silu", "softplus", "elu")
 ESTIMATORS = ("exact", "low", "norm")
@@ -115,7 +116,7 @@ def ladder_linear(
     b=None,
     *,
     formats: Sequence[FormatLike],
-    tau: float,
+    tau: Optional[float] = None,
     activation: str = "identity",
     alpha: Optional[float] = None,
     estimator: str = "exact",
@@ -131,6 +132,9 @@ def ladder_linear(
     guard_sign: bool = False,
     device: str = "cpu",
     first_pass: Optional[FirstPass] = None,
+    score: str = "kappa",
+    budget: Optional[float] = None,
+    score_seed: int = 0,
 ) -> LayerResult:
     """phi(x @ w.T + b) on a precision ladder.
 
@@ -151,6 +155,14 @@ def ladder_linear(
     guard_sign: the paper trusts kappa_phi = 0 (ReLU negatives) unconditionally, but a
         badly conditioned z_low < 0 may really be positive. With guard_sign, such a
         component is kept in rung k only if kappa_v * u_k * c(n) < 1 (its sign is safe).
+    score, budget: which components two formats (low, high) recompute - a score per
+        component (``"kappa"``, ``"authors"``, ``"margin"``, ``"magnitude"``, ``"random"``
+        seeded by ``score_seed``, ``"oracle"``; formulas in :mod:`mpcore.scores`) and either
+        ``tau`` (recompute where the score exceeds it; for "kappa" the rule above) or
+        ``budget`` (a fraction: each row recomputes exactly round(budget * out) components,
+        the largest scores first, ties to the lower index). Give exactly one of tau and
+        budget; any score but "kappa" with tau, and any budget, take the caller's decision
+        as is (non-finite or clamped low results are not forced up then).
     """
     if isinstance(formats, (str, Format)) or not isinstance(formats, Sequence) or len(formats) == 0:
         raise ValueError("formats must be a non-empty list of formats, cheapest first")
@@ -161,7 +173,14 @@ def ladder_linear(
                 f"formats must go from least to most precise: formats[{k}] ({fmts[k].name}, u={fmts[k].u:g}) "
                 f"is less precise than formats[{k - 1}] ({fmts[k - 1].name}, u={fmts[k - 1].u:g})"
             )
-    tau = check_tau(tau)
+    if (tau is None) == (budget is None):
+        raise ValueError("give exactly one of tau= (a threshold on the score) and budget= (a fraction per row)")
+    score = _check_choice(score, "score", SCORES)
+    tau = check_tau(tau) if tau is not None else 0.0
+    budget = check_budget(budget) if budget is not None else None
+    decided = score != "kappa" or budget is not None
+    if decided and len(fmts) != 2:
+        raise ValueError("score= other than 'kappa', and budget=, take two formats (low, high)")
     activation = _check_choice(activation, "activation", ACTIVATIONS)
     alpha_v = _alpha(activation, alpha)
     estimator = _check_choice(estimator, "estimator", ESTIMATORS)
@@ -176,6 +195,8 @@ def ladder_linear(
         bounds = device == "cpu"
     if bounds and device == "cuda":
         raise ValueError("bounds=True is computed on the CPU only: use bounds=False with device='cuda'")
+    if decided and device != "cpu":
+        raise ValueError("score= other than 'kappa', and budget=, run on the CPU only (device='cpu')")
     if device == "cuda":
         x2, wa, ba, vector = prepare_linear(x, w, b)
     else:
@@ -187,6 +208,22 @@ def ladder_linear(
         if device != "cpu" or first_pass.key != key:
             raise ValueError("first_pass was computed for other options or shapes (or device is not 'cpu')")
         first = (first_pass.z, first_pass.numerator)
+    given = None
+    if decided:
+        if first[0] is None:
+            fp = _compute_first_pass(x2, wa, ba, fmts[0], estimator, rounding, order, block_n, outer_f, seed_n, sr_n,
+                                     threads_n)
+            first = (fp.z, fp.numerator)
+        z_high = None
+        if score == "oracle":
+            from .ops import matmul
+            z_high = matmul(x2, wa, ba, acc=fmts[1], rounding=rounding, order=order,
+                            block=block_n if order == "blocked" else None, outer=outer_f, seed=seed_n, sr_bits=sr_n,
+                            threads=threads_n or None)
+        c = {"1": 1.0, "sqrt": np.sqrt(max(x2.shape[1], 1)), "n": float(max(x2.shape[1], 1))}[factor]
+        scores = component_scores(score, first[0], first[1], activation=activation, alpha=alpha_v, u=fmts[0].u, c=c,
+                                  z_high=z_high, seed=score_seed)
+        given = (budget_mask(scores, budget) if budget is not None else scores > tau).astype(np.int32)
     z, y, kappa, err = (np.empty(shape) for _ in range(4))
     rung = np.empty(shape, dtype=np.int32)
     bound = np.empty(shape) if bounds else None
@@ -199,7 +236,7 @@ def ladder_linear(
         (xs, ws, bs), tables = stored_operands(x2, wa, ba)
         stats = _core.ladder_linear(xs, ws, bs, z, y, kappa, err, rung, bound, bound_prob, list(fmts), tau,
                                     activation, alpha_v, estimator, factor, rounding, order, block_n, outer_f, seed_n,
-                                    sr_n, threads_n, bool(guard_sign), first[0], first[1], **tables)
+                                    sr_n, threads_n, bool(guard_sign), first[0], first[1], **tables, given_rung=given)
 
     def shaped(a):
         return None if a is None else (a[0] if vector else a)
@@ -213,6 +250,19 @@ def ladder_linear(
 def _first_pass_key(low, estimator, rounding, order, block, outer, seed, sr_bits, shape) -> tuple:
     return (low.name, low.precision, low.emin, low.emax, low.max_finite, estimator, rounding, order, block,
             outer.name, seed, sr_bits, tuple(shape))
+
+
+def _compute_first_pass(x2, wa, ba, low_f, estimator, rounding, order, block_n, outer_f, seed_n, sr_n,
+                        threads_n) -> FirstPass:
+    from .ops import matmul
+
+    z = matmul(x2, wa, ba, acc=low_f, rounding=rounding, order=order, block=block_n if order == "blocked" else None,
+               outer=outer_f, seed=seed_n, sr_bits=sr_n, threads=threads_n or None)
+    num = np.empty_like(z)
+    (xs, ws, bs), tables = stored_operands(x2, wa, ba)
+    _core.inner_numerator(xs, ws, bs, num, estimator, low_f, threads_n, **tables)
+    return FirstPass(z, num, _first_pass_key(low_f, estimator, rounding, order, block_n, outer_f, seed_n, sr_n,
+                                             z.shape))
 
 
 def first_pass(x, w, b=None, *, low: FormatLike, estimator: str = "exact", rounding: str = "rne",
@@ -230,22 +280,17 @@ def first_pass(x, w, b=None, *, low: FormatLike, estimator: str = "exact", round
     x2, wa, ba, vector = check_linear(x, w, b, keep_narrow=True)
     if vector:
         raise ValueError("first_pass takes a 2-D x (batch, in_features)")
-    from .ops import matmul
-
-    z = matmul(x2, wa, ba, acc=low_f, rounding=rounding, order=order, block=block, outer=outer_f, seed=seed_n,
-               sr_bits=sr_n, threads=threads)
-    num = np.empty_like(z)
-    (xs, ws, bs), tables = stored_operands(x2, wa, ba)
-    _core.inner_numerator(xs, ws, bs, num, estimator, low_f, check_threads(threads), **tables)
-    return FirstPass(z, num, _first_pass_key(low_f, estimator, rounding, order, block_n, outer_f, seed_n, sr_n,
-                                             z.shape))
+    return _compute_first_pass(x2, wa, ba, low_f, estimator, rounding, order, block_n, outer_f, seed_n, sr_n,
+                               check_threads(threads))
 
 
-def selective_linear(x, w, b=None, *, low: FormatLike, high: FormatLike, tau: float, **options) -> LayerResult:
+def selective_linear(x, w, b=None, *, low: FormatLike, high: FormatLike, tau: Optional[float] = None,
+                     **options) -> LayerResult:
     """The paper's layer: ``low`` everywhere, ``high`` where kappa * u_low * c(n) > tau.
 
     Same options as :func:`ladder_linear` (activation, estimator, rounding, order, block,
-    outer, factor, seed, sr_bits, threads, bounds). ``result.high`` is the recompute mask.
+    outer, factor, seed, sr_bits, threads, bounds, and score= with tau= or budget=).
+    ``result.high`` is the recompute mask.
     """
     low_f, high_f = get_format(low, "low"), get_format(high, "high")
     if low_f.u < high_f.u:

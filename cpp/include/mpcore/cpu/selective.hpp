@@ -102,8 +102,11 @@ namespace cpu {
 
 // x in the type its owner stores it in (stored.hpp); the layer's W and b likewise, packed
 // once if it was prepared (every pass then reads the packed panels).
+// given_rung: the rung of every component decided by the caller (a score other than kappa,
+// or a budget), taken as is; nullptr: the kappa rule (choose_rung) decides.
 inline LadderStats ladder_linear(const StoredMatrix& x, const PreparedLinear& layer, const LadderOptions& o,
-                                 const LadderOutputs& out, const FirstPass* first = nullptr) {
+                                 const LadderOutputs& out, const FirstPass* first = nullptr,
+                                 const std::int32_t* given_rung = nullptr) {
   const StoredMatrix &w = layer.w(), &b = layer.bias();
   using clock = std::chrono::steady_clock;
   const std::string bad = validate_ladder(o);
@@ -113,6 +116,10 @@ inline LadderStats ladder_linear(const StoredMatrix& x, const PreparedLinear& la
                                 std::to_string(w.cols) + " columns");
   const std::size_t batch = x.rows, nout = w.rows, n = w.cols, total = batch * nout;
   const int rungs = static_cast<int>(o.formats.size());
+  if (given_rung)
+    for (std::size_t e = 0; e < total; ++e)
+      if (given_rung[e] < 0 || given_rung[e] >= rungs)
+        throw std::invalid_argument("a given rung is outside 0.." + std::to_string(rungs - 1));
   LadderStats stats;
   stats.count.assign(rungs, 0);
 
@@ -146,8 +153,9 @@ inline LadderStats ladder_linear(const StoredMatrix& x, const PreparedLinear& la
     const double z = out.z[e];
     const double kappa_v = inner_condition(numerator[e], z);
     const double kappa = component_condition(o.activation, z, numerator[e], o.alpha);
-    const int k = choose_rung(z, kappa, kappa_v, o.guard_sign, us.data(), rungs, c, o.tau,
-                              !clamped.empty() && clamped[e]);
+    const int k = given_rung ? given_rung[e]
+                             : choose_rung(z, kappa, kappa_v, o.guard_sign, us.data(), rungs, c, o.tau,
+                                           !clamped.empty() && clamped[e]);
     out.kappa[e] = kappa;
     out.rung[e] = k;
     if (k) chosen[k].push_back(e);
