@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from .cost import CostTable, layer_cost, uniform_cost
+from .energy import layer_energy_pj, uniform_energy_pj
 from .formats import Format, FormatLike, get as get_format
 from .layer import PreparedLinear
 from .ops import matmul, round as round_to
@@ -80,6 +81,8 @@ class Evaluation:
     cost: float
     relative_cost: float  #: cost / (every layer uniformly in the cost reference format)
     cost_reference: str
+    energy_pj: float = float("nan")  #: mpcore.energy's model, all layers, the whole batch
+    relative_energy: float = float("nan")  #: energy / (every layer uniformly in the cost reference format)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,6 +96,11 @@ def _storage_array(values: np.ndarray, fmt: Optional[Format]) -> np.ndarray:
     if fmt.precision <= 24 and fmt.emax <= 127 and fmt.emin >= -126:
         return out.astype(np.float32)
     return out
+
+
+def _array_format(a: np.ndarray) -> Format:
+    """The narrowest named format an array's dtype is stored in (for the energy model)."""
+    return get_format({2: "fp16", 4: "fp32"}.get(a.dtype.itemsize, "fp64")) if a.dtype.kind == "f" else get_format("fp64")
 
 
 def predictions(logits: np.ndarray) -> np.ndarray:
@@ -141,6 +149,12 @@ class MLP:
             entry = (layer.w, layer.b, PreparedLinear(layer.w, layer.b))
             cache[k] = entry
         return entry[2]
+
+    def input_formats(self, x) -> List[Optional[Format]]:
+        """The storage format of each layer's input: x's own (fp32 for float32 data, else fp64),
+        then the activation format (None: fp64)."""
+        first = _array_format(np.asarray(x))
+        return [first] + [self.activation_format] * (len(self.layers) - 1)
 
     @property
     def shapes(self) -> List[tuple]:
@@ -236,9 +250,15 @@ class MLP:
         total = sum(batch * m for _, m in self.shapes)
         high = sum(sum(s.counts[1:]) for s in result.layers)
         label = policies[0].label() if len(set(policies)) == 1 else " | ".join(p.label() for p in policies)
+        inputs = self.input_formats(x)
+        weights = self.weight_format if self.weight_format is not None else _array_format(self.layers[0].w)
+        energy = sum(layer_energy_pj(p, batch, n, m, s.counts, weights, a)
+                     for p, (n, m), s, a in zip(policies, self.shapes, result.layers, inputs))
+        energy_ref = uniform_energy_pj(ref_fmt, batch, self.shapes, weights, inputs)
         return Evaluation(
             policy=label, n=batch, accuracy=float(np.mean(pred == labels)), agreement=float(np.mean(pred == pred_ref)),
             logits_rel_err_mean=float(np.mean(rel)), logits_rel_err_max=float(np.max(rel)),
             fraction_high=high / total, fraction_high_per_layer=[s.fraction_high for s in result.layers],
             fractions_per_layer=[s.fractions for s in result.layers], cost=cost,
-            relative_cost=cost / uniform_cost(ref_fmt, batch, self.shapes, cost_table), cost_reference=ref_fmt.name)
+            relative_cost=cost / uniform_cost(ref_fmt, batch, self.shapes, cost_table), cost_reference=ref_fmt.name,
+            energy_pj=energy, relative_energy=energy / energy_ref)

@@ -18,7 +18,7 @@ from .formats import FormatLike, get as get_format
 from .mlp import MLP
 from .policy import Ladder, Policy, Selective, Uniform
 
-COLUMNS = ["label", "kind", "tau", "accuracy", "agreement", "fraction_high", "relative_cost",
+COLUMNS = ["label", "kind", "tau", "accuracy", "agreement", "fraction_high", "relative_cost", "relative_energy",
            "logits_rel_err_mean", "logits_rel_err_max", "fraction_high_per_layer", "seconds"]
 
 
@@ -59,14 +59,17 @@ class SweepResult:
         lines = [f"{self.network}: {self.n} samples, low {self.low}, high {self.high}, estimator {self.estimator}, "
                  f"factor {self.factor}; cost relative to uniform {self.high}",
                  f"{'policy':<22} {'tau':>8} {'accuracy':>9} {'agree':>7} {'recomputed':>10} {'rel. cost':>9} "
-                 f"{'logit err':>10}"]
+                 f"{'rel. energy':>11} {'logit err':>10}"]
         for r in self.rows:
             tau = "" if r["tau"] is None else f"{r['tau']!r}"  # as given: 0.15 stays 0.15
             lines.append(f"{r['label']:<22} {tau:>8} {r['accuracy']:>9.4f} {r['agreement']:>7.4f} "
-                         f"{r['fraction_high']:>10.4f} {r['relative_cost']:>9.3f} {r['logits_rel_err_mean']:>10.2e}")
+                         f"{r['fraction_high']:>10.4f} {r['relative_cost']:>9.3f} {r.get('relative_energy', float('nan')):>11.3f} "
+                         f"{r['logits_rel_err_mean']:>10.2e}")
         lines.append("agree: fraction of samples whose predicted class equals the fp64 run's; logit err: mean over "
                      "samples of ||logits - logits_fp64|| / ||logits_fp64||; recomputed: fraction of inner products "
-                     f"recomputed in {self.high}")
+                     f"recomputed in {self.high}; rel. cost: MACs weighted by storage bits (mpcore.cost), rel. "
+                     "energy: per-operation energies at 45 nm (mpcore.energy), both against uniform "
+                     f"{self.high} and with the estimator included")
         return "\n".join(lines)
 
 
@@ -96,7 +99,7 @@ def evaluate_point(net: MLP, x, y, policy: Policy, reference_logits, cost_refere
             "kind": "uniform" if isinstance(policy, Uniform) else "selective",
             "tau": None if isinstance(policy, Uniform) else policy.tau,
             "accuracy": e.accuracy, "agreement": e.agreement, "fraction_high": e.fraction_high,
-            "relative_cost": e.relative_cost, "logits_rel_err_mean": e.logits_rel_err_mean,
+            "relative_cost": e.relative_cost, "relative_energy": e.relative_energy, "logits_rel_err_mean": e.logits_rel_err_mean,
             "logits_rel_err_max": e.logits_rel_err_max, "fraction_high_per_layer": e.fraction_high_per_layer,
             "seconds": time.perf_counter() - t0}
 
