@@ -109,8 +109,7 @@ void native_fp64_lanes(const Source& src, std::size_t n, double* out) {
       if constexpr (sizeof(T) == sizeof(float)) {
         s[l] = std::fma(w, x, s[l]);
       } else {
-        const double p = w * x;
-        s[l] = s[l] + p;
+        s[l] = s[l] + ::mpcore::detail::unfused_mul(w, x);  // never one fma (Clang fuses at -ffp-contract=fast)
       }
     }
   for (std::size_t l = 0; l < kLanes; ++l) out[l] = s[l];

@@ -36,6 +36,10 @@
 #define MPCORE_X86_TARGETS 0
 #endif
 
+// _Pragma with a macro-expanded argument (the target's features).
+#define MPCORE_PRAGMA_STRING_(x) #x
+#define MPCORE_PRAGMA_(x) _Pragma(MPCORE_PRAGMA_STRING_(x))
+
 // Vectors pass by reference into always-inline helpers, so the ABI of passing them by
 // value never applies.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -48,58 +52,28 @@ namespace mpcore::cpu::simd {
 template <Isa>
 struct Target;
 
+// One copy per target; target-inl.hpp applies MPCORE_TARGET_FEATURES (if defined) to every
+// function it defines, and undefines these macros.
 #define MPCORE_TARGET_NS portable
 #define MPCORE_TARGET_ISA Portable
 #define MPCORE_W64 2
 #define MPCORE_W32 4
 #include "target-inl.hpp"
-#undef MPCORE_TARGET_NS
-#undef MPCORE_TARGET_ISA
-#undef MPCORE_W64
-#undef MPCORE_W32
 
 #if MPCORE_X86_TARGETS
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
 #define MPCORE_TARGET_NS avx2
 #define MPCORE_TARGET_ISA Avx2
+#define MPCORE_TARGET_FEATURES "avx2,fma"
 #define MPCORE_W64 4
 #define MPCORE_W32 8
 #include "target-inl.hpp"
-#undef MPCORE_TARGET_NS
-#undef MPCORE_TARGET_ISA
-#undef MPCORE_W64
-#undef MPCORE_W32
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw")
-#endif
 #define MPCORE_TARGET_NS avx512
 #define MPCORE_TARGET_ISA Avx512
+#define MPCORE_TARGET_FEATURES "avx512f,avx512dq,avx512vl,avx512bw"  // isa.hpp detects these four
 #define MPCORE_W64 8
 #define MPCORE_W32 16
 #include "target-inl.hpp"
-#undef MPCORE_TARGET_NS
-#undef MPCORE_TARGET_ISA
-#undef MPCORE_W64
-#undef MPCORE_W32
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
 #endif  // MPCORE_X86_TARGETS
 
 // f(Target<isa>{}): the one switch over instruction sets.

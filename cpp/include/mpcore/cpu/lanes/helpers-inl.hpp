@@ -15,6 +15,18 @@ __attribute__((always_inline)) inline void load(const T* p, typename V<W>::d& ou
   }
 }
 
+// The contraction barrier of config.hpp's opaque(), compiled for this target: Clang checks
+// an asm operand's size against the features of the function that holds the asm, so a
+// 256- or 512-bit vector needs a barrier defined under the target's pragma.
+template <class Vec>
+__attribute__((always_inline)) inline void opaque(Vec& v) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __asm__("" : "+v"(v));
+#else
+  ::mpcore::detail::opaque(v);
+#endif
+}
+
 template <class U>
 __attribute__((always_inline)) inline void mix64v(U& z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;

@@ -49,7 +49,8 @@ __attribute__((target("avx2,fma"))) void native_fp64_avx2(const T* xr, const T* 
       } else {
         wv = _mm256_loadu_pd(panel + j * kWidth + g * 4);
         __m256d p = _mm256_mul_pd(wv, xj);
-        ::mpcore::detail::opaque(p);  // rounded once, then added: never one fma
+        __asm__("" : "+v"(p));  // rounded once, then added: never one fma (opaque() of config.hpp, here
+                                 // so that Clang sizes the operand with AVX enabled)
         s[g] = _mm256_add_pd(s[g], p);
       }
     }

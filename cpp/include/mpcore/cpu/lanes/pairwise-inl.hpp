@@ -26,7 +26,7 @@ struct Container64 {
   __attribute__((always_inline)) void product(const T* xr, const T* panel, std::size_t j, int g, vec& p) const {
     load<W>(panel + j * kWidth + g * W, p);
     p *= static_cast<double>(xr[j]);
-    ::mpcore::detail::opaque(p);  // never fused into the TwoSum that follows
+    opaque(p);  // never fused into the TwoSum that follows
   }
   template <bool Exact>
   __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t step, int g, mark& special,
@@ -59,7 +59,7 @@ struct Container32 {
                                               vec& p) const {
     std::memcpy(&p, panel + j * kWidth + g * W, sizeof p);
     p *= xr[j];
-    ::mpcore::detail::opaque(p);
+    opaque(p);
   }
   template <bool Exact>
   __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t step, int g, mark& special,

@@ -37,7 +37,7 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
         vd p;
         load<W>(panel + j * kWidth + g * W, p);
         p *= xj;
-        ::mpcore::detail::opaque(p);  // never fused into the TwoSum below
+        opaque(p);  // never fused into the TwoSum below
         vu rnd = vu{};
         if constexpr (Mode == Rounding::Stochastic) random_bits<W>(key[g], j + step0, k.nbits, rnd);
         add64<Mode, W>(s[g], p, rnd, k, special[g], s[g]);
@@ -102,7 +102,7 @@ __attribute__((always_inline)) inline void lanes32_body(const float* const* xr, 
         std::memcpy(&w, panel + j * kWidth + g * W, sizeof w);
         for (int row = 0; row < Rows; ++row) {
           vf p = w * xr[row][j];  // exact (the caller proved it)
-          ::mpcore::detail::opaque(p);
+          opaque(p);
           Random32<W> rnd;
           random32<Mode, W>(key[row][g], j + step0, k.nbits, rnd);
           add32<Mode, W>(s[row][g], p, k, rnd, special[row], s[row][g]);

@@ -111,10 +111,10 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
       to_q = mi >= k.q_bits;
       to_2q = vi{};
     } else if constexpr (Mode == Rounding::Upward) {
-      to_q = positive ? inexact_nonzero : mi >= k.q_bits;
+      to_q = positive ? inexact_nonzero : (vi)(mi >= k.q_bits);  // Clang's compares give long long lanes
       to_2q = positive & above_q;
     } else if constexpr (Mode == Rounding::Downward) {
-      to_q = positive ? mi >= k.q_bits : inexact_nonzero;
+      to_q = positive ? (vi)(mi >= k.q_bits) : inexact_nonzero;
       to_2q = ~positive & above_q;
     } else {
       to_q = inexact_nonzero;  // to odd: q is odd, every inexact result below 2q is q

@@ -1,12 +1,23 @@
 // One instruction set's copy of the lane kernels. dispatch.hpp includes this file once per
-// target, inside namespace mpcore::cpu::simd and under that target's #pragma, with
-//   MPCORE_TARGET_NS   the namespace of this copy (portable, avx2, avx512),
-//   MPCORE_TARGET_ISA  its Isa enumerator, and
-//   MPCORE_W64 / MPCORE_W32  the lanes per native vector in binary64 / binary32.
+// target, inside namespace mpcore::cpu::simd, with
+//   MPCORE_TARGET_NS        the namespace of this copy (portable, avx2, avx512),
+//   MPCORE_TARGET_ISA       its Isa enumerator,
+//   MPCORE_TARGET_FEATURES  the target's features ("avx2,fma"; undefined: the baseline), and
+//   MPCORE_W64 / MPCORE_W32 the lanes per native vector in binary64 / binary32;
+// it compiles everything below for those features and undefines the five macros.
 // Every function below, the always-inline helpers included, is compiled for that target,
 // so GCC never lowers a vector operation for a narrower one (which scalarised the
 // AVX-512 copy when the helpers were compiled for the baseline; see tests/cpp/scalar_check).
 // No include guard: it is meant to be included several times.
+
+#if defined(MPCORE_TARGET_FEATURES)
+#if defined(__clang__)
+MPCORE_PRAGMA_(clang attribute push(__attribute__((target(MPCORE_TARGET_FEATURES))), apply_to = function))
+#else
+MPCORE_PRAGMA_(GCC push_options)
+MPCORE_PRAGMA_(GCC target(MPCORE_TARGET_FEATURES))
+#endif
+#endif
 
 namespace MPCORE_TARGET_NS {
 #include "helpers-inl.hpp"
@@ -42,3 +53,16 @@ struct Target<Isa::MPCORE_TARGET_ISA> {
     MPCORE_TARGET_NS::pairwise_body<MPCORE_TARGET_NS::Container32<Mode, MPCORE_W32>>(xr, panel, n, A, index, out);
   }
 };
+
+#if defined(MPCORE_TARGET_FEATURES)
+#if defined(__clang__)
+MPCORE_PRAGMA_(clang attribute pop)
+#else
+MPCORE_PRAGMA_(GCC pop_options)
+#endif
+#endif
+#undef MPCORE_TARGET_NS
+#undef MPCORE_TARGET_ISA
+#undef MPCORE_TARGET_FEATURES
+#undef MPCORE_W64
+#undef MPCORE_W32
