@@ -52,12 +52,23 @@ def _write_outputs(result, out: pathlib.Path, stem: str) -> None:
 def _sweep_and_report(net, x, y, args, stem: str) -> int:
     from .sweep import sweep
 
-    executor = ProcessPoolExecutor(args.jobs) if getattr(args, "jobs", 1) > 1 else None
+    client = None
+    if getattr(args, "scheduler", None):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise SystemExit("mpcore: --scheduler needs Dask distributed (pip install 'dask[distributed]')")
+        client = Client(args.scheduler)  # the cluster's workers must have mpcore installed
+        executor = client.get_executor()
+    else:
+        executor = ProcessPoolExecutor(args.jobs) if getattr(args, "jobs", 1) > 1 else None
     try:
         result = sweep(net, x, y, args.low, args.high, args.taus, estimator=args.estimator, factor=args.factor,
                        guard_sign=args.guard_sign, executor=executor, progress=args.progress)
     finally:
-        if executor is not None:
+        if client is not None:
+            client.close()
+        elif executor is not None:
             executor.shutdown()
     print(result.table())
     _write_outputs(result, pathlib.Path(args.out), stem)
@@ -129,6 +140,8 @@ def _add_sweep_options(p: argparse.ArgumentParser, out_default: str) -> None:
     p.add_argument("--guard-sign", action="store_true", help="also recompute ReLU negatives of uncertain sign")
     p.add_argument("--limit", type=int, default=0, help="use only the first N samples")
     p.add_argument("--jobs", type=int, default=1, help="processes to spread the sweep points over (1)")
+    p.add_argument("--scheduler", default=None,
+                   help="a Dask distributed scheduler address (tcp://host:8786): run the sweep points on its cluster")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: on a terminal)")
     p.add_argument("--out", default=out_default, help=f"folder for the table and plots ({out_default})")
