@@ -24,11 +24,13 @@ import numpy as np
 
 import mpcore
 from mpcore import datasets, models
+from mpcore.plan import plan_policies, static_plan
 
 HERE = pathlib.Path(__file__).parent
 NETWORKS = [("mnist", "relu"), ("mnist", "tanh"), ("fashion-mnist", "relu"), ("fashion-mnist", "tanh")]
 BUDGETS = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]
-SCORES = ["kappa", "margin", "authors", "magnitude", "random", "oracle"]
+SCORES = ["kappa", "margin", "authors", "magnitude", "random", "oracle", "static plan"]
+PLAN_IMAGES = 5000  # training images the static plan is chosen on
 RANDOM_SEEDS = [0, 1, 2, 3]
 AUTHORS_TOLS = [1.0, 0.5, 0.3, 0.1]
 
@@ -58,8 +60,12 @@ def main() -> None:
         for fmt in ("fp8_e4m3", "fp16"):
             rows.append({**base, "score": f"uniform {fmt}", "budget": None, "tol": None,
                          **evaluate(net, x, y, ref, mpcore.Uniform(fmt))})
+        x_train = datasets.load(dataset, "train")[0][:PLAN_IMAGES]
         for budget in BUDGETS:
-            for score in SCORES:
+            plan = plan_policies(static_plan(net, x_train, "fp8_e4m3", "fp16", budget), "fp8_e4m3", "fp16")
+            rows.append({**base, "score": "static plan", "budget": budget, "tol": None,
+                         **evaluate(net, x, y, ref, plan)})
+            for score in SCORES[:-1]:
                 seeds = RANDOM_SEEDS if score == "random" else [0]
                 runs = [evaluate(net, x, y, ref, mpcore.Selective("fp8_e4m3", "fp16", budget=budget, score=score,
                                                                   score_seed=s)) for s in seeds]

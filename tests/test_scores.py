@@ -116,3 +116,26 @@ def test_policies_take_a_score_and_a_budget():
     # No estimator is charged for a score that needs none: random costs less than kappa at equal budget.
     ev_kappa = net.evaluate(x, y, mpcore.Selective("fp8_e4m3", "fp32", budget=0.25))
     assert ev.cost < ev_kappa.cost
+
+
+def test_static_plan_recomputes_the_planned_neurons_for_every_input():
+    from mpcore.plan import plan_policies, static_plan
+    rng = np.random.default_rng(4)
+    net = mpcore.MLP([mpcore.Dense(rng.standard_normal((20, 12)) / 3, rng.standard_normal(20) / 3, "relu"),
+                      mpcore.Dense(rng.standard_normal((5, 20)) / 4, None)], weight_format="bf16")
+    train, test = rng.random((200, 12)), rng.random((30, 12))
+    plan = static_plan(net, train, "fp8_e4m3", "fp16", budget=0.2)
+    assert [len(p) for p in plan] == [4, 1]
+    # The planned neurons are those with the largest mean output change on the training inputs.
+    z_low = mpcore.matmul(train, net.layers[0].w, net.layers[0].b, acc="fp8_e4m3")
+    z_high = mpcore.matmul(train, net.layers[0].w, net.layers[0].b, acc="fp16")
+    mean = np.abs(np.maximum(z_low, 0) - np.maximum(z_high, 0)).mean(axis=0)
+    assert mean[list(plan[0])].min() >= np.delete(mean, plan[0]).max()
+    policies = plan_policies(plan, "fp8_e4m3", "fp16")
+    r = net.run(test, policies)
+    assert [s.counts[1] for s in r.layers] == [4 * 30, 1 * 30]
+    layer0 = mpcore.selective_linear(test, net.layers[0].w, net.layers[0].b, low="fp8_e4m3", high="fp16",
+                                     neurons=plan[0], activation="relu", bounds=False)
+    assert (layer0.high.sum(axis=0)[list(plan[0])] == 30).all() and layer0.high.sum() == 4 * 30
+    with pytest.raises(ValueError, match="static plan"):
+        mpcore.selective_linear(test, net.layers[0].w, low="fp8_e4m3", high="fp16", neurons=[1], tau=1.0)

@@ -50,8 +50,8 @@ def layer_cost(policy: Policy, batch: int, n_in: int, n_out: int, counts: Sequen
     fmts = policy.formats()
     low_pass = batch * n_in * n_out * format_cost(fmts[0], table)
     recompute = sum(counts[k] * n_in * format_cost(fmts[k], table) for k in range(1, len(fmts)))
-    score = getattr(policy, "score", "kappa")
-    if score in ("authors", "magnitude", "random"):
+    score = "plan" if getattr(policy, "neurons", None) is not None else getattr(policy, "score", "kappa")
+    if score in ("authors", "magnitude", "random", "plan"):
         decide = 0.0
     elif score == "oracle":
         decide = batch * n_in * n_out * format_cost(fmts[-1], table)

@@ -16,7 +16,7 @@ stay fp32, so an "fp8 MAC" there is fp8 x fp32) and one add in the accumulator f
 A selective layer adds: its estimator ("exact": one fp32 add per term - the products |w x|
 are the low pass's own; "low": one add in the low format per term; "norm": n_in + n_out
 fp32 multiply-adds per input), a decision per component (one fp32 multiply and compare),
-and for each recomputed component n_in MACs in its format plus a re-read of its weight row
+(none for a static plan), and for each recomputed component n_in MACs in its format plus a re-read of its weight row
 (a scattered recompute cannot share the batch's read). The uniform passes read W once per
 batch. These are order-of-magnitude figures for comparing policies, not a hardware model.
 """
@@ -59,9 +59,9 @@ def layer_energy_pj(policy: Policy, batch: int, n_in: int, n_out: int, counts: S
     assert isinstance(policy, Ladder)
     fmts = policy.formats()
     low = macs * (mul_pj(wf, xf) + add_pj(fmts[0])) + weight_read
-    score = getattr(policy, "score", "kappa")
-    decide = batch * n_out * (mul_pj("fp32", "fp32") + add_pj("fp32"))
-    if score in ("authors", "magnitude", "random"):
+    score = "plan" if getattr(policy, "neurons", None) is not None else getattr(policy, "score", "kappa")
+    decide = 0.0 if score == "plan" else batch * n_out * (mul_pj("fp32", "fp32") + add_pj("fp32"))
+    if score in ("authors", "magnitude", "random", "plan"):
         estimate = 0.0
     elif score == "oracle":
         estimate = macs * (mul_pj(wf, xf) + add_pj(fmts[-1]))

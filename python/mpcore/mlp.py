@@ -206,7 +206,7 @@ class MLP:
                                   alpha=layer.alpha, estimator=p.estimator, factor=p.factor,
                                   guard_sign=p.guard_sign, rounding=p.rounding, order=p.order, block=p.block,
                                   outer=p.outer, seed=p.seed, threads=threads, bounds=False, first_pass=fp,
-                                  score=p.score, budget=p.budget, score_seed=p.score_seed)
+                                  score=p.score, budget=p.budget, score_seed=p.score_seed, neurons=p.neurons)
                 y = r.y
                 counts = np.bincount(r.rung.reshape(-1), minlength=len(r.formats))
                 finite = r.err_est[np.isfinite(r.err_est)]

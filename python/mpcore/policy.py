@@ -43,10 +43,15 @@ class Ladder:
     score: str = "kappa"  #: see mpcore.scores; with tau or a budget
     budget: Optional[float] = None  #: fraction of each row recomputed (instead of tau)
     score_seed: int = 0  #: score="random"
+    neurons: Optional[Tuple[int, ...]] = None  #: a static plan: the outputs always recomputed
 
     def __post_init__(self):
         object.__setattr__(self, "fmts", tuple(self.fmts))  # hashable, immutable
-        if (self.tau is None) == (self.budget is None):
+        if self.neurons is not None:
+            object.__setattr__(self, "neurons", tuple(int(i) for i in self.neurons))
+            if self.tau is not None or self.budget is not None:
+                raise ValueError("a static plan (neurons=) takes no tau= or budget=")
+        elif (self.tau is None) == (self.budget is None):
             raise ValueError("give exactly one of tau= and budget=")
 
     def formats(self) -> Tuple[Format, ...]:
@@ -67,6 +72,8 @@ class Ladder:
             extra.append(self.order)
         if self.score != "kappa":
             extra.append(f"score={self.score}" + (f"#{self.score_seed}" if self.score == "random" else ""))
+        if self.neurons is not None:
+            return f"{kind} {'/'.join(f.name for f in self.formats())} static plan ({len(self.neurons)} neurons)"
         when = f"tau={self.tau!r}" if self.budget is None else f"budget={self.budget!r}"
         return f"{kind} {'/'.join(f.name for f in self.formats())} {' '.join(extra)} {when}"
 

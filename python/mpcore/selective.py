@@ -135,6 +135,7 @@ def ladder_linear(
     score: str = "kappa",
     budget: Optional[float] = None,
     score_seed: int = 0,
+    neurons=None,
 ) -> LayerResult:
     """phi(x @ w.T + b) on a precision ladder.
 
@@ -163,6 +164,9 @@ def ladder_linear(
         the largest scores first, ties to the lower index). Give exactly one of tau and
         budget; any score but "kappa" with tau, and any budget, take the caller's decision
         as is (non-finite or clamped low results are not forced up then).
+    neurons: a static plan instead (two formats, no tau or budget): the output indices
+        recomputed for every input, chosen offline (:func:`mpcore.plan.static_plan`); no
+        score is computed at run time.
     """
     if isinstance(formats, (str, Format)) or not isinstance(formats, Sequence) or len(formats) == 0:
         raise ValueError("formats must be a non-empty list of formats, cheapest first")
@@ -173,12 +177,18 @@ def ladder_linear(
                 f"formats must go from least to most precise: formats[{k}] ({fmts[k].name}, u={fmts[k].u:g}) "
                 f"is less precise than formats[{k - 1}] ({fmts[k - 1].name}, u={fmts[k - 1].u:g})"
             )
-    if (tau is None) == (budget is None):
+    if neurons is not None:
+        if tau is not None or budget is not None or score != "kappa":
+            raise ValueError("neurons= is a static plan: give no tau=, budget= or score= with it")
+        if len(fmts) != 2:
+            raise ValueError("neurons= takes two formats (low, high)")
+        tau = 0.0
+    elif (tau is None) == (budget is None):
         raise ValueError("give exactly one of tau= (a threshold on the score) and budget= (a fraction per row)")
     score = _check_choice(score, "score", SCORES)
     tau = check_tau(tau) if tau is not None else 0.0
     budget = check_budget(budget) if budget is not None else None
-    decided = score != "kappa" or budget is not None
+    decided = score != "kappa" or budget is not None or neurons is not None
     if decided and len(fmts) != 2:
         raise ValueError("score= other than 'kappa', and budget=, take two formats (low, high)")
     activation = _check_choice(activation, "activation", ACTIVATIONS)
@@ -209,7 +219,13 @@ def ladder_linear(
             raise ValueError("first_pass was computed for other options or shapes (or device is not 'cpu')")
         first = (first_pass.z, first_pass.numerator)
     given = None
-    if decided:
+    if neurons is not None:
+        idx = np.asarray(neurons, dtype=np.int64).reshape(-1)
+        if idx.size and (idx.min() < 0 or idx.max() >= shape[1]):
+            raise ValueError(f"neurons must be output indices in 0..{shape[1] - 1}")
+        given = np.zeros(shape, dtype=np.int32)
+        given[:, idx] = 1
+    elif decided:
         if first[0] is None:
             fp = _compute_first_pass(x2, wa, ba, fmts[0], estimator, rounding, order, block_n, outer_f, seed_n, sr_n,
                                      threads_n)
