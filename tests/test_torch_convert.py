@@ -71,3 +71,31 @@ def test_selective_policy_reports_recomputed_fraction():
         mt.convert(torch.nn.ReLU(), mpcore.Uniform("fp16"))
     with pytest.raises(TypeError, match="policy"):
         mt.convert(model, "fp16")
+
+
+def test_the_activation_after_a_layer_is_detected_and_used():
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 4, 3)
+            self.fc1 = torch.nn.Linear(4 * 6 * 6, 16)
+            self.fc2 = torch.nn.Linear(16, 5)
+            self.act = torch.nn.Tanh()
+
+        def forward(self, x):
+            h = torch.relu(self.conv(x)).flatten(1)
+            return self.fc2(self.act(self.fc1(h)))
+
+    torch.manual_seed(3)
+    net, x = Net(), torch.rand(3, 1, 8, 8)
+    policy = mpcore.Selective("fp8_e4m3", "fp16", tau=0.5)
+    sim = mt.convert(net, policy)
+    y = sim(x)
+    assert [(r["layer"], r["activation"]) for r in mt.report(sim)] == [("conv", "relu"), ("fc1", "tanh"),
+                                                                       ("fc2", "identity")]
+    # fc1's decisions are the selective layer's with tanh.
+    h = torch.relu(sim.conv(x)).flatten(1).numpy()
+    want = mpcore.selective_linear(h, net.fc1.weight.detach().numpy(), net.fc1.bias.detach().numpy(),
+                                   low="fp8_e4m3", high="fp16", tau=0.5, activation="tanh", bounds=False).z
+    _same(sim.fc1(torch.from_numpy(h)).numpy(), want.astype(np.float32))
+    assert y.shape == (3, 5)

@@ -13,9 +13,12 @@ stochastic rounding's streams are that call's) and per group for ``groups > 1``;
 stride, padding and dilation as torch defines them (``padding_mode="zeros"`` only). A Linear
 layer accumulates in_features terms in order, as :func:`mpcore.matmul`.
 
-A selective or ladder layer decides per output position with the identity activation (the
-activation that follows the layer is not read from the graph yet). Not converted yet: the
-attention products of ``nn.MultiheadAttention`` / ``scaled_dot_product_attention``.
+A selective or ladder layer decides per output position with the activation that follows the
+layer in the graph traced by torch.fx — an activation module (ReLU, Tanh, GELU, …), function
+(``torch.relu``, ``F.gelu``, …) or tensor method (``.relu()``) that is the layer's only user —
+and the identity otherwise (or when the model cannot be traced); ``report`` says which. Not
+converted yet: the attention products of ``nn.MultiheadAttention`` /
+``scaled_dot_product_attention``.
 ``report(converted)`` gives per-layer statistics.
 """
 
@@ -52,7 +55,8 @@ class _Stats:
         self.seconds = 0.0
 
 
-def _products(x2: np.ndarray, layer: PreparedLinear, policy: Policy, stats: _Stats) -> np.ndarray:
+def _products(x2: np.ndarray, layer: PreparedLinear, policy: Policy, stats: _Stats, activation: str = "identity",
+              alpha=None) -> np.ndarray:
     """(rows, out) outputs of x2 (rows, in) under the policy, in float64."""
     t0 = time.perf_counter()
     if isinstance(policy, Uniform):
@@ -60,7 +64,8 @@ def _products(x2: np.ndarray, layer: PreparedLinear, policy: Policy, stats: _Sta
                    outer=policy.outer, seed=policy.seed)
         recomputed = 0
     else:
-        r = ladder_linear(x2, layer, formats=policy.formats(), tau=policy.tau, estimator=policy.estimator,
+        r = ladder_linear(x2, layer, formats=policy.formats(), tau=policy.tau, activation=activation, alpha=alpha,
+                          estimator=policy.estimator,
                           factor=policy.factor, guard_sign=policy.guard_sign, rounding=policy.rounding,
                           order=policy.order, block=policy.block, outer=policy.outer, seed=policy.seed,
                           bounds=False, score=policy.score, budget=policy.budget, score_seed=policy.score_seed,
@@ -80,7 +85,32 @@ def _as_numpy(t) -> np.ndarray:
     return a.numpy() if a.dtype in (_torch().float32, _torch().float64) else a.double().numpy()
 
 
-def _make_module(original, policy: Policy, name: str):
+def _following_activations(model) -> Dict[str, tuple]:
+    """{layer name: (activation, alpha)} for layers whose only user in the torch.fx graph is
+    an activation; {} if the model cannot be traced."""
+    torch = _torch()
+    from .models import TORCH_ACTIVATIONS, _TORCH_FUNCTIONS, _torch_module_activation
+
+    try:
+        graph = torch.fx.symbolic_trace(model).graph
+    except Exception:
+        return {}
+    modules = dict(model.named_modules())
+    found = {}
+    for node in graph.nodes:
+        if node.op != "call_module" or len(node.users) != 1:
+            continue
+        user = next(iter(node.users))
+        if user.op == "call_module" and type(modules.get(user.target)).__name__ in TORCH_ACTIVATIONS:
+            found[node.target] = _torch_module_activation(modules[user.target], user.target)
+        elif user.op in ("call_function", "call_method"):
+            name = getattr(user.target, "__name__", str(user.target)).rstrip("_")
+            if name in _TORCH_FUNCTIONS and not user.kwargs and len(user.args) == 1:
+                found[node.target] = (_TORCH_FUNCTIONS[name], None)
+    return found
+
+
+def _make_module(original, policy: Policy, name: str, activation: str = "identity", alpha=None):
     torch = _torch()
     nn = torch.nn
     F = torch.nn.functional
@@ -93,6 +123,7 @@ def _make_module(original, policy: Policy, name: str):
             self.original = original
             self.policy = policy
             self.layer_name = name
+            self.activation, self.alpha = activation, alpha
             self.stats = _Stats()
             w = _as_numpy(original.weight)
             b = None if original.bias is None else _as_numpy(original.bias)
@@ -115,7 +146,7 @@ def _make_module(original, policy: Policy, name: str):
                 if isinstance(self.original, nn.Linear):
                     lead = x.shape[:-1]
                     x2 = _as_numpy(x.reshape(-1, x.shape[-1]))
-                    z = _products(x2, self._groups[0], self.policy, self.stats)
+                    z = _products(x2, self._groups[0], self.policy, self.stats, self.activation, self.alpha)
                     return torch.from_numpy(z).to(dtype).reshape(*lead, z.shape[1])
                 conv1d = isinstance(self.original, nn.Conv1d)
                 m = self.original
@@ -138,7 +169,7 @@ def _make_module(original, policy: Policy, name: str):
                 for s in range(n):
                     for k, layer in enumerate(self._groups):
                         xs = _as_numpy(cols[s, k * per_in:(k + 1) * per_in, :].T.contiguous())
-                        z = _products(xs, layer, self.policy, self.stats)
+                        z = _products(xs, layer, self.policy, self.stats, self.activation, self.alpha)
                         y[s, k * per_out:(k + 1) * per_out] = torch.from_numpy(z).T
                 y = y.reshape(n, -1, h_out, w_out).to(dtype)
                 return y.squeeze(-2) if conv1d else y
@@ -176,6 +207,7 @@ def convert(model, policy: PolicyChoice, *, layers: Optional[Sequence] = None):
         raise TypeError("policy must be Uniform, Selective/Ladder, or a dict of them by layer name or type")
     converted = copy.deepcopy(model).eval()
     supported = (nn.Linear, nn.Conv1d, nn.Conv2d)
+    following = _following_activations(converted) if not isinstance(converted, supported) else {}
     replaced = 0
     for name, module in list(converted.named_modules()):
         if not isinstance(module, supported) or not name:
@@ -188,7 +220,7 @@ def convert(model, policy: PolicyChoice, *, layers: Optional[Sequence] = None):
                 get_format(f)
         parent_name, _, child = name.rpartition(".")
         parent = converted.get_submodule(parent_name) if parent_name else converted
-        setattr(parent, child, _make_module(module, p, name))
+        setattr(parent, child, _make_module(module, p, name, *following.get(name, ("identity", None))))
         replaced += 1
     if isinstance(converted, supported):  # the model is one layer
         p = _policy_for("", converted, policy, layers)
@@ -200,13 +232,14 @@ def convert(model, policy: PolicyChoice, *, layers: Optional[Sequence] = None):
 
 
 def report(converted) -> List[dict]:
-    """Per simulated layer: name, type, policy, calls, components, fraction recomputed, seconds."""
+    """Per simulated layer: name, type, policy, the activation its decisions used, calls,
+    components, fraction recomputed, seconds."""
     rows = []
     for module in converted.modules():
         stats = getattr(module, "stats", None)
         if isinstance(stats, _Stats):
             rows.append({"layer": module.layer_name, "type": type(module.original).__name__,
-                         "policy": module.policy.label(), "calls": stats.calls, "components": stats.components,
+                         "policy": module.policy.label(), "activation": module.activation, "calls": stats.calls, "components": stats.components,
                          "fraction_recomputed": stats.recomputed / stats.components if stats.components else 0.0,
                          "seconds": stats.seconds})
     return rows
