@@ -265,7 +265,8 @@ def test_public_kernel_report(rng):
 @pytest.mark.parametrize("isa", available_isas())
 @pytest.mark.parametrize("mode", ["rne", "rna", "rtz", "rup", "rto", "sr"])
 @pytest.mark.parametrize("batch", [2, 3, 6])
-def test_two_row_binary32_lanes_equal_generic(isa, mode, batch, rng):
+@pytest.mark.parametrize("order", ["sequential", "pairwise"])
+def test_two_row_binary32_lanes_equal_generic(isa, mode, batch, order, rng):
     # Rows run two at a time against a panel (lanes32_two_rows): each row's special lanes
     # (overflow of fp16 in row 1 only, subnormal sums in row 0) are redone for that row alone.
     x = format_valued(rng, (batch, 70), "fp8_e4m3")
@@ -278,9 +279,9 @@ def test_two_row_binary32_lanes_equal_generic(isa, mode, batch, rng):
     previous = _core.simd_isa()
     _core.set_simd_isa(isa)
     try:
-        assert _core.kernel_path(x, w, mpcore.formats.fp16, mode, "sequential") == "lanes32"
-        got = run(x, w, b, "fp16", mode)
+        assert _core.kernel_path(x, w, mpcore.formats.fp16, mode, order) == "lanes32"
+        got = run(x, w, b, "fp16", mode, order=order)
     finally:
         _core.set_simd_isa(previous)
-    assert np.array_equal(got, run(x, w, b, "fp16", mode, path="generic"), equal_nan=True)
+    assert np.array_equal(got, run(x, w, b, "fp16", mode, order=order, path="generic"), equal_nan=True)
     assert np.isinf(got[1, :7]).any() or mode in ("rtz", "rto") or batch == 1

@@ -127,7 +127,7 @@ void matmul_typed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatr
         for (std::size_t l = 0; l < L; ++l) index[l] = r * out + i0 + l;
 #if !defined(__CUDACC__)
         if constexpr (std::is_same_v<T, float>) {
-          if (path == Path::Float32Lanes && acc.order == Order::Sequential && r + 1 < r1) {
+          if (path == Path::Float32Lanes && acc.order != Order::Blocked && r + 1 < r1) {
             std::uint64_t index2[2 * kLanes];
             for (std::size_t l = 0; l < 2 * L; ++l) index2[l] = (r + l / L) * out + i0 + l % L;
             const float* rows[2] = {xr, xr + n};

@@ -59,8 +59,20 @@ void pairwise_lanes(const T* xr, const T* panel, std::size_t n, const Accumulati
 inline void pairwise_lanes32(const float* xr, const float* panel, std::size_t n, const Accumulation& A,
                              const std::uint64_t* index, double* out) {
   with_float32_rounding(A.acc.mode, [&](auto m) {
-    with_target(family_isa(Container::Binary32, true, A.acc.mode),
-                [&](auto t) { decltype(t)::template pairwise32<decltype(m)::value>(xr, panel, n, A, index, out); });
+    with_target(family_isa(Container::Binary32, true, A.acc.mode), [&](auto t) {
+      decltype(t)::template pairwise32<decltype(m)::value, 1>(&xr, panel, n, A, index, out);
+    });
+  });
+}
+
+// Two rows of x against one panel (index, out: kWidth entries per row): the bits of two
+// pairwise_lanes32 calls, with twice the independent chains.
+inline void pairwise_lanes32_two_rows(const float* const* xr, const float* panel, std::size_t n,
+                                      const Accumulation& A, const std::uint64_t* index, double* out) {
+  with_float32_rounding(A.acc.mode, [&](auto m) {
+    with_target(family_isa(Container::Binary32, true, A.acc.mode), [&](auto t) {
+      decltype(t)::template pairwise32<decltype(m)::value, 2>(xr, panel, n, A, index, out);
+    });
   });
 }
 

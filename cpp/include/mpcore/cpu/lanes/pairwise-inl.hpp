@@ -39,6 +39,10 @@ struct Container64 {
   std::uint64_t bits(int g, int l, std::uint64_t step) const {
     return Mode == Rounding::Stochastic ? stream_bits(key[g][l], step) : 0;
   }
+  // Term j of lane l of group g, for the exact scalar redo.
+  double term(const T* xr, const T* panel, std::size_t j, int g, int l) const {
+    return ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + g * W + l]), static_cast<double>(xr[j]));
+  }
 };
 
 // Binary32 lanes: float inputs with products exact in binary32, supports_float32 modes.
@@ -71,17 +75,48 @@ struct Container32 {
   std::uint64_t bits(int g, int l, std::uint64_t step) const {
     return Mode == Rounding::Stochastic ? stream_bits(key[g].half[l / (W / 2)][l % (W / 2)], step) : 0;
   }
+  double term(const float* xr, const float* panel, std::size_t j, int g, int l) const {
+    return ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + g * W + l]), static_cast<double>(xr[j]));
+  }
 };
 
-// kWidth outputs: out[l] = the pairwise accumulation of panel[j*kWidth + l] * xr[j], j < n
-// (no bias), exactly as accumulate() with Order::Pairwise gives it.
+// Two rows of x against one panel as one container of twice the groups: group g of row r is
+// group r * C::G + g, so the outputs of row r are lanes [r * kWidth, (r + 1) * kWidth). The
+// rows share the tree's shape and step numbers; each keeps its own random streams.
+template <class C>
+struct TwoRows {
+  typedef typename C::vec vec;
+  typedef typename C::mark mark;
+  typedef typename C::scalar scalar;
+  static constexpr int width = C::width, G = 2 * C::G;
+  static constexpr Rounding mode = C::mode;
+  C row[2];
+  const float* const* xr;
+
+  TwoRows(const Rounder& R, std::uint64_t seed, const std::uint64_t* index, const float* const* rows)
+      : row{C(R, seed, index), C(R, seed, index + kWidth)}, xr(rows) {}
+  __attribute__((always_inline)) void product(const float*, const float* panel, std::size_t j, int g, vec& p) const {
+    row[g / C::G].product(xr[g / C::G], panel, j, g % C::G, p);
+  }
+  template <bool Exact>
+  __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t step, int g, mark& special,
+                                          vec& sum) const {
+    row[g / C::G].template add<Exact>(a, b, step, g % C::G, special, sum);
+  }
+  std::uint64_t bits(int g, int l, std::uint64_t step) const { return row[g / C::G].bits(g % C::G, l, step); }
+  double term(const float*, const float* panel, std::size_t j, int g, int l) const {
+    return row[g / C::G].term(xr[g / C::G], panel, j, g % C::G, l);
+  }
+};
+
+// C::G * C::width outputs: out[l] = the pairwise accumulation of lane l's terms
+// (c.term(xr, panel, j, ...), j < n; no bias), exactly as accumulate() with
+// Order::Pairwise gives it.
 template <class C, class T>
-__attribute__((always_inline)) inline void pairwise_body(const T* xr, const T* panel, std::size_t n,
-                                                         const Accumulation& A, const std::uint64_t* index,
-                                                         double* out) {
+__attribute__((always_inline)) inline void pairwise_body(const C& c, const T* xr, const T* panel, std::size_t n,
+                                                         const Accumulation& A, double* out) {
   typedef typename C::vec vec;
   constexpr int G = C::G;
-  const C c(A.acc, A.seed, index);
   Rounder R = A.acc;
   R.mode = C::mode;
   // Marks are per lane position, shared by the groups, and checked once per leaf: a
@@ -113,9 +148,7 @@ __attribute__((always_inline)) inline void pairwise_body(const T* xr, const T* p
       for (int g = 0; g < G; ++g)
         for (int l = 0; l < C::width; ++l) {
           if (!special[l]) continue;
-          const std::size_t lane = static_cast<std::size_t>(g * C::width + l);
-          double u = add_rounded(0.0, ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + lane]), static_cast<double>(xr[j])), R,
-                                 c.bits(g, l, j));
+          double u = add_rounded(0.0, c.term(xr, panel, j, g, l), R, c.bits(g, l, j));
           for (int t = 0; t < merges; ++t) u = add_rounded(stack[top - 1 - t][g][l], u, R, c.bits(g, l, n + node + t));
           v[g][l] = static_cast<typename C::scalar>(u);
         }
@@ -139,5 +172,5 @@ __attribute__((always_inline)) inline void pairwise_body(const T* xr, const T* p
                 static_cast<typename C::scalar>(add_rounded(stack[t][g][l], s[g][l], R, c.bits(g, l, n + node)));
     for (int g = 0; g < G; ++g) s[g] = next[g];
   }
-  for (std::size_t lane = 0; lane < kWidth; ++lane) out[lane] = s[lane / C::width][lane % C::width];
+  for (int lane = 0; lane < G * C::width; ++lane) out[lane] = s[lane / C::width][lane % C::width];
 }

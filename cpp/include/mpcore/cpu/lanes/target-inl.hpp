@@ -45,12 +45,21 @@ struct Target<Isa::MPCORE_TARGET_ISA> {
   template <Rounding Mode, class T>
   static void pairwise64(const T* xr, const T* panel, std::size_t n, const Accumulation& A,
                          const std::uint64_t* index, double* out) {
-    MPCORE_TARGET_NS::pairwise_body<MPCORE_TARGET_NS::Container64<Mode, MPCORE_W64, T>>(xr, panel, n, A, index, out);
+    const MPCORE_TARGET_NS::Container64<Mode, MPCORE_W64, T> c(A.acc, A.seed, index);
+    MPCORE_TARGET_NS::pairwise_body(c, xr, panel, n, A, out);
   }
-  template <Rounding Mode>
-  static void pairwise32(const float* xr, const float* panel, std::size_t n, const Accumulation& A,
+  // Rows = 2: xr[0], xr[1] against the panel, index and out kWidth entries per row.
+  template <Rounding Mode, int Rows = 1>
+  static void pairwise32(const float* const* xr, const float* panel, std::size_t n, const Accumulation& A,
                          const std::uint64_t* index, double* out) {
-    MPCORE_TARGET_NS::pairwise_body<MPCORE_TARGET_NS::Container32<Mode, MPCORE_W32>>(xr, panel, n, A, index, out);
+    typedef MPCORE_TARGET_NS::Container32<Mode, MPCORE_W32> C;
+    if constexpr (Rows == 1) {
+      const C c(A.acc, A.seed, index);
+      MPCORE_TARGET_NS::pairwise_body(c, xr[0], panel, n, A, out);
+    } else {
+      const MPCORE_TARGET_NS::TwoRows<C> c(A.acc, A.seed, index, xr);
+      MPCORE_TARGET_NS::pairwise_body(c, xr[0], panel, n, A, out);
+    }
   }
 };
 
