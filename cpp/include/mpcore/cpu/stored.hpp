@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <stdexcept>
 #include <type_traits>
 #include <vector>
 
@@ -62,12 +61,6 @@ struct StoredMatrix {
         for (std::size_t j = j0; j < j1; ++j) d[static_cast<std::ptrdiff_t>(j) * dst_stride] = static_cast<T>(at(j));
       }
     });
-  }
-
-  double at(std::size_t i, std::size_t j) const {
-    double v;
-    copy_row(i, j, j + 1, &v);
-    return v;
   }
 };
 
