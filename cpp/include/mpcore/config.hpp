@@ -10,6 +10,16 @@
 #define MPCORE_HD
 #endif
 
+// Inlined into every caller: the vector kernels need their helpers inside the kernel,
+// compiled for the kernel's instruction set.
+#if defined(__CUDACC__)
+#define MPCORE_FORCE_INLINE __forceinline__
+#elif defined(__GNUC__) || defined(__clang__)
+#define MPCORE_FORCE_INLINE __attribute__((always_inline)) inline
+#else
+#define MPCORE_FORCE_INLINE inline
+#endif
+
 // Every rounding decision below assumes IEEE binary64 arithmetic with no
 // reassociation and no contraction of a*b+c: fast-math would break TwoSum.
 #if defined(__FAST_MATH__)

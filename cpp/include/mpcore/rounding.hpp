@@ -29,6 +29,8 @@ enum class Rounding : int {
 
 inline constexpr int kMaxStochasticBits = 52;
 
+#include "decision-inl.hpp"
+
 // Calls f(std::integral_constant<Rounding, M>{}) for M == mode, M among Modes: a kernel
 // templated on the mode gets one instantiation per mode it lists (host code).
 template <Rounding... Modes, class F>
@@ -89,124 +91,160 @@ MPCORE_HD inline std::uint64_t pow2_bits(int e) {
 
 }  // namespace detail
 
-// Round the exact value hi + lo (|lo| <= ulp(hi)/2, as TwoSum gives) to R's
-// format. `random` supplies the bits for stochastic rounding (ignored otherwise).
-MPCORE_HD inline double round_sum(double hi, double lo, const Rounder& R, std::uint64_t random) {
-  using namespace detail;
-  const std::uint64_t hb = to_bits(hi);
-  const std::uint64_t sign = hb & kSignBit;
-  std::uint64_t m = hb ^ sign;  // magnitude bits
-  if (m >= kExponentMask) {
-    if (m > kExponentMask) return hi;  // NaN stays NaN
-    return sign ? -R.overflow_value : R.overflow_value;
+namespace detail {
+
+// Where an exact magnitude lies between its two candidates on R's grid: base (toward
+// zero) and base + step, as magnitude bits, and floor(fraction * 2^sr_bits).
+struct Candidates {
+  std::uint64_t base, step;
+  GridPosition<bool> position;
+  std::uint64_t fraction_bits;  // stochastic rounding only
+};
+
+// The exact magnitude lies in [val(m), val(m+1)), strictly inside if sticky; lo is its
+// error term (|lo| < ulp), lo_opposite whether lo's sign differs from the value's.
+struct ExactMagnitude {
+  std::uint64_t m;
+  bool sticky, lo_opposite;
+  double abs_lo;
+  int ulp_exponent;  // val(m) = integer * 2^ulp_exponent
+};
+
+// floor(|lo| / 2^(ulp_exponent - k)) if lo has the value's sign, else
+// 2^k - ceil(|lo| / 2^(ulp_exponent - k)): the k bits of the fraction that lo holds below m.
+MPCORE_HD inline std::uint64_t bits_below_m(const ExactMagnitude& v, int k) {
+  if (!v.sticky) return 0;
+  const double scaled = std::ldexp(v.abs_lo, k - v.ulp_exponent);  // a power-of-two scaling, exact
+  return v.lo_opposite ? (std::uint64_t{1} << k) - static_cast<std::uint64_t>(std::ceil(scaled))
+                       : static_cast<std::uint64_t>(std::floor(scaled));
+}
+
+// The target is as fine as binary64 here (p = 53): the candidates are m and m+1, and only
+// lo knows where the exact value lies between them.
+MPCORE_HD inline Candidates binary64_neighbours(const ExactMagnitude& v, const Rounder& R) {
+  Candidates c{};
+  c.base = v.m;
+  c.step = 1;
+  const double gap = from_bits(v.m + 1) - from_bits(v.m);
+  // The distance above val(m) is |lo| (lo of the value's sign) or gap - |lo|.
+  c.position.inexact = v.sticky;
+  c.position.above_half = v.sticky && (v.lo_opposite ? 2 * v.abs_lo < gap : 2 * v.abs_lo > gap);
+  c.position.tie = v.sticky && 2 * v.abs_lo == gap;
+  c.position.odd = (v.m & 1) != 0;
+  if (R.mode == Rounding::Stochastic && v.sticky) {
+    const double scaled = v.abs_lo / gap * pow2(R.sr_bits);  // exact: powers of two
+    c.fraction_bits = v.lo_opposite
+                          ? (std::uint64_t{1} << R.sr_bits) - static_cast<std::uint64_t>(std::ceil(scaled))
+                          : static_cast<std::uint64_t>(std::floor(scaled));
   }
-  // From here the exact magnitude lies in [val(m), val(m+1)); `sticky` says it
-  // lies strictly inside. A lo of the opposite sign moves it below val(m).
-  bool sticky = false;
-  const bool lo_opposite = lo != 0.0 && (to_bits(lo) & kSignBit) != sign;
-  if (lo != 0.0) {
-    sticky = true;
-    if (lo_opposite) m -= 1;
+  return c;
+}
+
+// The target spacing is 2^d binary64 ulps (1 <= d <= 52) and the leading bit stays in
+// place, so rounding is integer arithmetic on the bits (a carry into the exponent field is
+// the correct move to the next binade).
+MPCORE_HD inline Candidates grid_neighbours(const ExactMagnitude& v, int d, const Rounder& R) {
+  const std::uint64_t mask = (std::uint64_t{1} << d) - 1;
+  const std::uint64_t rem = v.m & mask;
+  const std::uint64_t half = std::uint64_t{1} << (d - 1);
+  Candidates c{};
+  c.base = v.m - rem;
+  c.step = std::uint64_t{1} << d;
+  c.position.inexact = rem != 0 || v.sticky;
+  c.position.above_half = rem > half || (rem == half && v.sticky);
+  c.position.tie = rem == half && !v.sticky;
+  // The last kept bit; at d = 52 it is the hidden bit, not the exponent field's.
+  c.position.odd = d < kMantissaBits ? ((v.m >> d) & 1) != 0 : (v.m >> kMantissaBits) != 0;
+  if (R.mode == Rounding::Stochastic) {
+    const int nbits = R.sr_bits;
+    // Fewer remainder bits than random bits: the rest come from lo.
+    c.fraction_bits = d >= nbits ? rem >> (d - nbits) : (rem << (nbits - d)) | bits_below_m(v, nbits - d);
   }
-  const int e_field = static_cast<int>(m >> kMantissaBits);
-  const int e_eff = e_field ? e_field : 1;
-  const int exponent = e_eff - kExponentBias;  // of the leading bit (normal case)
-  const int ulp_exponent = e_eff - 1075;       // binary64 ulp at m: val(m) = integer * 2^this
-  // d: how many binary64 ulps-bits the target's spacing is above binary64's.
+  return c;
+}
+
+// The target spacing 2^(ulp_exponent + d) exceeds the leading bit (d > 52): the
+// candidates are 0 and that power of two.
+MPCORE_HD inline Candidates zero_or_spacing(const ExactMagnitude& v, int d, const Rounder& R) {
+  const std::uint64_t field = v.m >> kMantissaBits;
+  const std::uint64_t sig = field ? ((v.m & kMantissaMask) | (std::uint64_t{1} << kMantissaBits)) : v.m;
+  const std::uint64_t half53 = std::uint64_t{1} << kMantissaBits;
+  Candidates c{};
+  c.base = 0;
+  c.step = pow2_bits(v.ulp_exponent + d);
+  c.position.inexact = sig != 0 || v.sticky;
+  c.position.above_half = d == 53 && (sig > half53 || (sig == half53 && v.sticky));
+  c.position.tie = d == 53 && sig == half53 && !v.sticky;
+  c.position.odd = false;
+  c.fraction_bits = (d - R.sr_bits >= 64) ? 0 : (sig >> (d - R.sr_bits));
+  return c;
+}
+
+// The candidates of the finite exact magnitude v on R's grid.
+MPCORE_HD inline Candidates candidates(const ExactMagnitude& v, const Rounder& R) {
+  const int field = static_cast<int>(v.m >> kMantissaBits);
+  const int exponent = (field ? field : 1) - kExponentBias;  // of the leading bit (normal case)
+  // d: how many bits the target's spacing is above binary64's.
   int d;
   if (exponent >= R.emin)
     d = R.normal_shift;
   else if (R.subnormals)
     d = R.normal_shift + (R.emin - exponent);
   else
-    d = R.emin - ulp_exponent;
+    d = R.emin - v.ulp_exponent;
+  if (d <= 0) return binary64_neighbours(v, R);
+  if (d <= kMantissaBits) return grid_neighbours(v, d, R);
+  return zero_or_spacing(v, d, R);
+}
 
-  std::uint64_t base, step;  // candidates: base and base + step (magnitude bits)
-  bool inexact, above_half, tie, odd;
-  std::uint64_t fraction_bits;  // floor(fraction * 2^R), for stochastic rounding
-  const int nbits = R.sr_bits;
-
-  if (d <= 0) {
-    // The target is as fine as binary64 here (p = 53): the neighbours are m and m+1,
-    // and only lo knows where the exact value lies between them.
-    base = m;
-    step = 1;
-    inexact = sticky;
-    odd = (m & 1) != 0;
-    const double gap = from_bits(m + 1) - from_bits(m);
-    const double alo = lo < 0 ? -lo : lo;
-    // distance above val(m) is alo (lo same sign) or gap - alo (lo opposite).
-    above_half = sticky && (lo_opposite ? 2 * alo < gap : 2 * alo > gap);
-    tie = sticky && 2 * alo == gap;
-    fraction_bits = 0;
-    if (R.mode == Rounding::Stochastic && sticky) {
-      const double scaled = alo / gap * pow2(nbits);  // exact: powers of two
-      fraction_bits = lo_opposite
-                          ? (std::uint64_t{1} << nbits) - static_cast<std::uint64_t>(std::ceil(scaled))
-                          : static_cast<std::uint64_t>(std::floor(scaled));
-    }
-  } else if (d <= kMantissaBits) {
-    // Target spacing is 2^d binary64 ulps and the leading bit stays in place, so
-    // rounding is integer arithmetic on the bit pattern (a carry into the exponent
-    // field is the correct move to the next binade).
-    const std::uint64_t mask = (std::uint64_t{1} << d) - 1;
-    const std::uint64_t rem = m & mask;
-    const std::uint64_t half = std::uint64_t{1} << (d - 1);
-    base = m - rem;
-    step = std::uint64_t{1} << d;
-    inexact = rem != 0 || sticky;
-    above_half = rem > half || (rem == half && sticky);
-    tie = rem == half && !sticky;
-    // The last kept bit; at d = 52 it is the hidden bit, not the exponent field's.
-    odd = d < kMantissaBits ? ((m >> d) & 1) != 0 : e_field != 0;
-    fraction_bits = 0;
-    if (R.mode == Rounding::Stochastic) {
-      if (d >= nbits) {
-        fraction_bits = rem >> (d - nbits);
-      } else {
-        // Fewer remainder bits than random bits: the rest come from lo.
-        std::uint64_t extra = 0;
-        if (sticky) {
-          const int k = nbits - d;
-          const double alo = lo < 0 ? -lo : lo;
-          const double scaled = std::ldexp(alo, k - ulp_exponent);  // alo in units of 2^(ulp_exponent-k)
-          extra = lo_opposite ? (std::uint64_t{1} << k) - static_cast<std::uint64_t>(std::ceil(scaled))
-                              : static_cast<std::uint64_t>(std::floor(scaled));
-        }
-        fraction_bits = (rem << (nbits - d)) | extra;
-      }
-    }
-  } else {
-    // The target spacing 2^Q exceeds the leading bit: the candidates are 0 and 2^Q.
-    const std::uint64_t sig = e_field ? ((m & kMantissaMask) | (std::uint64_t{1} << kMantissaBits)) : m;
-    const std::uint64_t half53 = std::uint64_t{1} << kMantissaBits;
-    base = 0;
-    step = pow2_bits(ulp_exponent + d);
-    inexact = sig != 0 || sticky;
-    above_half = d == 53 && (sig > half53 || (sig == half53 && sticky));
-    tie = d == 53 && sig == half53 && !sticky;
-    odd = false;
-    fraction_bits = (d - nbits >= 64) ? 0 : (sig >> (d - nbits));
+// decision-inl.hpp's rule for a mode known at run time.
+MPCORE_HD inline bool rounds_away(Rounding mode, const GridPosition<bool>& g) {
+  switch (mode) {
+    case Rounding::NearestEven: return mpcore::rounds_away<Rounding::NearestEven>(g);
+    case Rounding::NearestAway: return mpcore::rounds_away<Rounding::NearestAway>(g);
+    case Rounding::TowardZero: return mpcore::rounds_away<Rounding::TowardZero>(g);
+    case Rounding::Upward: return mpcore::rounds_away<Rounding::Upward>(g);
+    case Rounding::Downward: return mpcore::rounds_away<Rounding::Downward>(g);
+    default: return mpcore::rounds_away<Rounding::ToOdd>(g);
   }
+}
 
-  bool up;
-  switch (R.mode) {
-    case Rounding::NearestEven: up = above_half || (tie && odd); break;
-    case Rounding::NearestAway: up = above_half || tie; break;
-    case Rounding::TowardZero: up = false; break;
-    case Rounding::Upward: up = inexact && !sign; break;
-    case Rounding::Downward: up = inexact && sign; break;
-    case Rounding::ToOdd: up = inexact && !odd; break;
-    default: up = (random >> (64 - nbits)) < fraction_bits; break;
+// Whether a value past max_finite becomes the overflow value (else max_finite).
+MPCORE_HD inline bool overflows_away(Rounding mode, bool negative) {
+  return mode == Rounding::NearestEven || mode == Rounding::NearestAway || mode == Rounding::Stochastic ||
+         (mode == Rounding::Upward && !negative) || (mode == Rounding::Downward && negative);
+}
+
+}  // namespace detail
+
+// Round the exact value hi + lo (|lo| <= ulp(hi)/2, as TwoSum gives) to R's
+// format. `random` supplies the bits for stochastic rounding (ignored otherwise).
+MPCORE_HD inline double round_sum(double hi, double lo, const Rounder& R, std::uint64_t random) {
+  using namespace detail;
+  const std::uint64_t hb = to_bits(hi);
+  const std::uint64_t sign = hb & kSignBit;
+  detail::ExactMagnitude v{};
+  v.m = hb ^ sign;
+  if (v.m >= kExponentMask) {
+    if (v.m > kExponentMask) return hi;  // NaN stays NaN
+    return sign ? -R.overflow_value : R.overflow_value;
   }
-  const std::uint64_t out = base + (up ? step : 0);
+  // A lo of the opposite sign moves the exact magnitude below val(m).
+  v.sticky = lo != 0.0;
+  v.lo_opposite = v.sticky && (to_bits(lo) & kSignBit) != sign;
+  if (v.lo_opposite) v.m -= 1;
+  v.abs_lo = lo < 0 ? -lo : lo;
+  const int field = static_cast<int>(v.m >> kMantissaBits);
+  v.ulp_exponent = (field ? field : 1) - 1075;
+  Candidates c = candidates(v, R);
+  c.position.negative = sign != 0;
+  const bool up = R.mode == Rounding::Stochastic ? (random >> (64 - R.sr_bits)) < c.fraction_bits
+                                                 : detail::rounds_away(R.mode, c.position);
+  const std::uint64_t out = c.base + (up ? c.step : 0);
   if (out > R.max_bits) {
     // The rounding with unbounded exponent left the finite range.
-    const bool away = R.mode == Rounding::NearestEven || R.mode == Rounding::NearestAway ||
-                      R.mode == Rounding::Stochastic ||
-                      (R.mode == Rounding::Upward && !sign) || (R.mode == Rounding::Downward && sign);
-    const double v = away ? R.overflow_value : R.max_finite;
-    return sign ? -v : v;
+    const double big = overflows_away(R.mode, sign != 0) ? R.overflow_value : R.max_finite;
+    return sign ? -big : big;
   }
   return from_bits(out | sign);
 }
@@ -276,22 +314,20 @@ MPCORE_HD inline double add_rounded_normal(double s, double p, const Rounder& R,
   const int d = R.normal_shift;
   const std::uint64_t mask = (std::uint64_t{1} << d) - 1, half = std::uint64_t{1} << (d - 1);
   const std::uint64_t rem = m & mask, base = m - rem;
-  const bool inexact = (rem != 0) | sticky;
-  const bool above = (rem > half) | ((rem == half) & sticky);
-  const bool tie = (rem == half) & !sticky;
-  const bool odd = ((m >> d) & 1) != 0;
   bool up, needs_lo = false;
-  if constexpr (Mode == Rounding::NearestEven) up = above | (tie & odd);
-  else if constexpr (Mode == Rounding::NearestAway) up = above | tie;
-  else if constexpr (Mode == Rounding::TowardZero) up = false;
-  else if constexpr (Mode == Rounding::Upward) up = inexact & (sign == 0);
-  else if constexpr (Mode == Rounding::Downward) up = inexact & (sign != 0);
-  else if constexpr (Mode == Rounding::ToOdd) up = inexact & !odd;
-  else {
+  if constexpr (Mode == Rounding::Stochastic) {
     const int nbits = R.sr_bits;
     needs_lo = (d < nbits) & sticky;
     const std::uint64_t frac = d >= nbits ? rem >> (d - nbits) : rem << (nbits - d);
     up = (random >> (64 - nbits)) < frac;
+  } else {
+    GridPosition<bool> g;
+    g.inexact = (rem != 0) | sticky;
+    g.above_half = (rem > half) | ((rem == half) & sticky);
+    g.tie = (rem == half) & !sticky;
+    g.odd = ((m >> d) & 1) != 0;
+    g.negative = sign != 0;
+    up = rounds_away<Mode>(g);
   }
   const std::uint64_t out = base + (static_cast<std::uint64_t>(up) << d);
   const std::uint64_t min_normal = static_cast<std::uint64_t>(R.emin + kExponentBias) << kMantissaBits;
