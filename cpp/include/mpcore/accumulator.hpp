@@ -43,11 +43,26 @@ inline Accumulation make_accumulation(const Format& acc, Rounding mode, Order or
                       block ? block : 1, seed};
 }
 
-// Stochastic-rounding step numbers within one output (each rounding gets its own):
+// The format an accumulation's result is in.
+MPCORE_HD inline const Rounder& result_rounder(const Accumulation& a) {
+  return a.order == Order::Blocked ? a.outer : a.acc;
+}
+
+// Stochastic-rounding step numbers within one output of n terms (each rounding gets its
+// own, so its random bits are the same in every kernel that computes it):
 //   Sequential: term j -> j, bias -> n.
 //   Pairwise:   leaf j -> j, the k-th internal node formed -> n + k, bias -> 2n.
 //   Blocked:    term j -> j, block k into the outer sum -> n + k, bias -> n + number of blocks.
-//
+struct StepNumbers {
+  std::uint64_t n;
+  MPCORE_HD std::uint64_t term(std::uint64_t j) const { return j; }
+  // Pairwise: the k-th internal node; blocked: block k added into the outer sum.
+  MPCORE_HD std::uint64_t combine(std::uint64_t k) const { return n + k; }
+  MPCORE_HD std::uint64_t bias(Order order, std::uint64_t blocks) const {
+    return order == Order::Pairwise ? 2 * n : order == Order::Blocked ? n + blocks : n;
+  }
+};
+
 // `term(j)` returns the exact product of term j (as a double).
 template <class Term>
 MPCORE_HD double accumulate(const Term& term, std::size_t n, const double* bias, const Accumulation& a,
@@ -56,10 +71,11 @@ MPCORE_HD double accumulate(const Term& term, std::size_t n, const double* bias,
   const std::uint64_t key = sr ? stream_key(a.seed, index) : 0;
   auto bits = [&](std::uint64_t step) { return sr ? stream_bits(key, step) : std::uint64_t{0}; };
 
+  const StepNumbers step{n};
   double s = 0.0;
+  std::uint64_t blocks = 0;
   if (a.order == Order::Sequential) {
-    for (std::size_t j = 0; j < n; ++j) s = add_rounded(s, term(j), a.acc, bits(j));
-    if (bias) s = add_rounded(s, *bias, a.acc, bits(n));
+    for (std::size_t j = 0; j < n; ++j) s = add_rounded(s, term(j), a.acc, bits(step.term(j)));
   } else if (a.order == Order::Pairwise) {
     // stack[k] holds the sum of a run of 2^size[k] leaves; equal runs merge.
     double stack[64];
@@ -67,10 +83,10 @@ MPCORE_HD double accumulate(const Term& term, std::size_t n, const double* bias,
     int top = 0;
     std::uint64_t node = 0;
     for (std::size_t j = 0; j < n; ++j) {
-      double v = add_rounded(0.0, term(j), a.acc, bits(j));
+      double v = add_rounded(0.0, term(j), a.acc, bits(step.term(j)));
       unsigned char sz = 0;
       while (top > 0 && size[top - 1] == sz) {
-        v = add_rounded(stack[top - 1], v, a.acc, bits(n + node++));
+        v = add_rounded(stack[top - 1], v, a.acc, bits(step.combine(node++)));
         --top;
         ++sz;
       }
@@ -80,25 +96,18 @@ MPCORE_HD double accumulate(const Term& term, std::size_t n, const double* bias,
     }
     if (top > 0) {
       s = stack[top - 1];
-      for (int k = top - 2; k >= 0; --k) s = add_rounded(stack[k], s, a.acc, bits(n + node++));
+      for (int k = top - 2; k >= 0; --k) s = add_rounded(stack[k], s, a.acc, bits(step.combine(node++)));
     }
-    if (bias) s = add_rounded(s, *bias, a.acc, bits(2 * n));
   } else {
-    std::uint64_t k = 0;
-    for (std::size_t start = 0; start < n; start += a.block, ++k) {
+    for (std::size_t start = 0; start < n; start += a.block, ++blocks) {
       const std::size_t stop = start + a.block < n ? start + a.block : n;
       double t = 0.0;
-      for (std::size_t j = start; j < stop; ++j) t = add_rounded(t, term(j), a.acc, bits(j));
-      s = add_rounded(s, t, a.outer, bits(n + k));
+      for (std::size_t j = start; j < stop; ++j) t = add_rounded(t, term(j), a.acc, bits(step.term(j)));
+      s = add_rounded(s, t, a.outer, bits(step.combine(blocks)));
     }
-    if (bias) s = add_rounded(s, *bias, a.outer, bits(n + k));
   }
+  if (bias) s = add_rounded(s, *bias, result_rounder(a), bits(step.bias(a.order, blocks)));
   return s;
-}
-
-// The format an accumulation's result is in.
-MPCORE_HD inline const Rounder& result_rounder(const Accumulation& a) {
-  return a.order == Order::Blocked ? a.outer : a.acc;
 }
 
 }  // namespace mpcore

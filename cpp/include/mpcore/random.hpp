@@ -13,11 +13,11 @@ namespace mpcore {
 
 inline constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ull;
 
-// SplitMix64's finaliser: a bijection of 64-bit words with full avalanche.
+#include "mix-inl.hpp"
+
 MPCORE_HD inline std::uint64_t mix64(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+  mix64_in_place(z);
+  return z;
 }
 
 // One independent SplitMix64 stream per (seed, output index).

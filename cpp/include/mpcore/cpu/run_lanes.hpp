@@ -94,7 +94,7 @@ void native_fp64_lanes(const Source& src, std::size_t n, double* out) {
 inline void add_bias(const double* s, std::size_t n, const Accumulation& acc, const std::uint64_t* index,
                      const double* bias, std::size_t lanes, double* out) {
   const bool sr = acc.acc.mode == Rounding::Stochastic;
-  const std::uint64_t bias_step = acc.order == Order::Pairwise ? 2 * n : n;
+  const std::uint64_t bias_step = StepNumbers{n}.bias(acc.order, 0);  // sequential or pairwise
   for (std::size_t l = 0; l < lanes; ++l) {
     double v = s[l];
     if (bias) v = add_rounded(v, bias[l], acc.acc, sr ? stream_bits(stream_key(acc.seed, index[l]), bias_step) : 0);
@@ -166,14 +166,14 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
             for (std::size_t l = 0; l < kLanes; ++l) s[l] += t[l];
           } else {
             for (std::size_t l = 0; l < kLanes; ++l)
-              s[l] = add_rounded(s[l], t[l], acc.outer, sr ? stream_bits(stream_key(acc.seed, index[l]), n + k) : 0);
+              s[l] = add_rounded(s[l], t[l], acc.outer, sr ? stream_bits(stream_key(acc.seed, index[l]), StepNumbers{n}.combine(k)) : 0);
           }
         }
         if (outer32)
           for (std::size_t l = 0; l < kLanes; ++l) s[l] = s32[l];
         for (std::size_t l = 0; l < lanes; ++l) {
           double v = s[l];
-          if (bias) v = add_rounded(v, bias[l], acc.outer, sr ? stream_bits(stream_key(acc.seed, index[l]), n + k) : 0);
+          if (bias) v = add_rounded(v, bias[l], acc.outer, sr ? stream_bits(stream_key(acc.seed, index[l]), StepNumbers{n}.bias(Order::Blocked, k)) : 0);
           out[l] = v;
         }
         return;

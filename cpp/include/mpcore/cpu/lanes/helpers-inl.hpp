@@ -27,13 +27,6 @@ __attribute__((always_inline)) inline void opaque(Vec& v) {
 #endif
 }
 
-template <class U>
-__attribute__((always_inline)) inline void mix64v(U& z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  z = z ^ (z >> 31);
-}
-
 // hi + lo = a + b exactly (Knuth's TwoSum, any vector type, no branch on magnitudes).
 // Exact: the caller knows a + b is exact (a leaf 0 + p), so lo = 0.
 template <bool Exact, class Vec>
@@ -51,7 +44,7 @@ template <int W>
 __attribute__((always_inline)) inline void random_bits(const typename V<W>::u& key, std::uint64_t step, int nbits,
                                                        typename V<W>::u& out) {
   out = key + (step + 1) * kGolden;
-  mix64v(out);
+  mix64_in_place(out);
   out >>= 64 - nbits;
 }
 

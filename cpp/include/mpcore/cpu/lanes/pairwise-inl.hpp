@@ -129,6 +129,7 @@ __attribute__((always_inline)) inline void pairwise_body(const C& c, const T* xr
   vec stack[64][G];  // stack[t]: the sum of a run of leaves, run lengths decreasing powers of two
   int top = 0;
   std::uint64_t node = 0;
+  const StepNumbers step{n};
   const vec zero{};
   for (std::size_t j = 0; j < n; ++j) {
     typename C::mark special{};
@@ -138,18 +139,18 @@ __attribute__((always_inline)) inline void pairwise_body(const C& c, const T* xr
     for (int g = 0; g < G; ++g) {
       vec p;
       c.product(xr, panel, j, g, p);
-      c.template add<true>(zero, p, j, g, special, v[g]);  // exact products: 0 + p is exact
+      c.template add<true>(zero, p, step.term(j), g, special, v[g]);  // exact products: 0 + p is exact
     }
     for (int t = 0; t < merges; ++t) {  // groups inside: independent chains side by side
       const vec* left = stack[top - 1 - t];
-      for (int g = 0; g < G; ++g) c.template add<false>(left[g], v[g], n + node + t, g, special, v[g]);
+      for (int g = 0; g < G; ++g) c.template add<false>(left[g], v[g], step.combine(node + t), g, special, v[g]);
     }
     if (any(special)) {  // rare: the whole step again, exactly, for the marked positions
       for (int g = 0; g < G; ++g)
         for (int l = 0; l < C::width; ++l) {
           if (!special[l]) continue;
-          double u = add_rounded(0.0, c.term(xr, panel, j, g, l), R, c.bits(g, l, j));
-          for (int t = 0; t < merges; ++t) u = add_rounded(stack[top - 1 - t][g][l], u, R, c.bits(g, l, n + node + t));
+          double u = add_rounded(0.0, c.term(xr, panel, j, g, l), R, c.bits(g, l, step.term(j)));
+          for (int t = 0; t < merges; ++t) u = add_rounded(stack[top - 1 - t][g][l], u, R, c.bits(g, l, step.combine(node + t)));
           v[g][l] = static_cast<typename C::scalar>(u);
         }
     }
@@ -163,13 +164,13 @@ __attribute__((always_inline)) inline void pairwise_body(const C& c, const T* xr
   for (int t = top - 2; t >= 0; --t, ++node) {
     typename C::mark special{};
     vec next[G];
-    for (int g = 0; g < G; ++g) c.template add<false>(stack[t][g], s[g], n + node, g, special, next[g]);
+    for (int g = 0; g < G; ++g) c.template add<false>(stack[t][g], s[g], step.combine(node), g, special, next[g]);
     if (any(special))
       for (int g = 0; g < G; ++g)
         for (int l = 0; l < C::width; ++l)
           if (special[l])
             next[g][l] =
-                static_cast<typename C::scalar>(add_rounded(stack[t][g][l], s[g][l], R, c.bits(g, l, n + node)));
+                static_cast<typename C::scalar>(add_rounded(stack[t][g][l], s[g][l], R, c.bits(g, l, step.combine(node))));
     for (int g = 0; g < G; ++g) s[g] = next[g];
   }
   for (int lane = 0; lane < G * C::width; ++lane) out[lane] = s[lane / C::width][lane % C::width];

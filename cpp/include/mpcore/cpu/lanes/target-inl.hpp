@@ -21,6 +21,7 @@ MPCORE_PRAGMA_(GCC target(MPCORE_TARGET_FEATURES))
 
 namespace MPCORE_TARGET_NS {
 #include "../../decision-inl.hpp"
+#include "../../mix-inl.hpp"
 #include "helpers-inl.hpp"
 #include "step64-inl.hpp"
 #include "step32-inl.hpp"
