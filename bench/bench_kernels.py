@@ -158,7 +158,7 @@ def main() -> None:
                 for rounding, order, threads in configs:
                     t = best_time(lambda: mpcore.matmul(x, w, acc=fmt, rounding=rounding, order=order, seed=1,
                                                         threads=threads))
-                    kernel = _core.kernel_path(x, w, mpcore.formats.get(fmt), rounding, order)
+                    kernel = _core.kernel_path(x, w, mpcore.MatmulOptions(acc=fmt, rounding=rounding, order=order))
                     rows.append({"shape": f"{batch}x{n}->{out}", "format": fmt, "inputs": inputs,
                                  "rounding": rounding, "order": order, "threads": threads, "kernel": kernel,
                                  "terms_per_s": terms / t, "numpy_f32_terms_per_s": terms / t_np,

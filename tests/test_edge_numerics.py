@@ -22,11 +22,13 @@ def available_isas():
     return order[: order.index(_core.detected_simd_isa()) + 1]
 
 
+def options(acc, mode, order="sequential", seed=1, block=2):
+    return mpcore.MatmulOptions(acc=acc, rounding=mode, order=order, block=block if order == "blocked" else None,
+                                seed=seed, threads=1)
+
+
 def run(x, w, b, acc, mode, order="sequential", path="auto", seed=1, block=2):
-    out = np.empty((x.shape[0], w.shape[0]))
-    _core.matmul(x, w, b, out, mpcore.formats.get(acc) if isinstance(acc, str) else acc, mode, order, block,
-                 mpcore.formats.fp32, seed, 52, 1, path)
-    return out
+    return _core.matmul(x, w, b, options(acc, mode, order, seed, block), path)
 
 
 @pytest.fixture(params=["portable", "avx2", "avx512"])
@@ -48,7 +50,7 @@ def test_sums_past_binary32_range_agree_on_every_path(acc, order, mode, isa):
     x = np.array([[big_x] * 3, [big_x, -big_x, big_x], [big_x, big_x, -big_x]], np.float32)
     w = np.full((32, 3), big_w, np.float32)
     w[1::2, 1] = -big_w  # mixed signs: inf - inf in some partial sums
-    assert _core.kernel_path("float32", mpcore.formats.get(acc), mode, order) in ("lanes32", "lanes")
+    assert _core.kernel_path("float32", options(acc, mode, order)) in ("lanes32", "lanes")
     want = run(x, w, None, acc, mode, order, path="generic")
     for path in ("lanes32", "lanes", "auto"):
         got = run(x, w, None, acc, mode, order, path=path)

@@ -8,11 +8,13 @@ from mpcore import _core
 from conftest import DETERMINISTIC_MODES
 
 
+def options(acc, mode="rne", order="sequential", block=32, seed=7, threads=1):
+    return mpcore.MatmulOptions(acc=acc, rounding=mode, order=order, block=block if order == "blocked" else None,
+                                seed=seed, threads=threads)
+
+
 def run(x, w, b, acc, mode="rne", order="sequential", block=32, seed=7, threads=1, path="auto"):
-    out = np.empty((x.shape[0], w.shape[0]))
-    _core.matmul(x, w, b, out, mpcore.formats.get(acc), mode, order, block, mpcore.formats.fp32, seed, 52,
-                 threads, path)
-    return out
+    return _core.matmul(x, w, b, options(acc, mode, order, block, seed, threads), path)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -25,9 +27,9 @@ def test_native_fma_chain_equals_simulated(dtype, acc, rng):
     x[0, :5] = [3e38, 3e38, 1e-30, -1e-30, 1e-39] if dtype == np.float32 else [1e300, 1e300, 1e-300, -1e-300, 1e-310]
     native = "native32" if acc == "fp32" else "native64"
     if acc == "fp32" and dtype == np.float64:
-        assert _core.kernel_path("float64", mpcore.formats.fp32, "rne", "sequential") == "lanes"
+        assert _core.kernel_path("float64", options(mpcore.formats.fp32, "rne", "sequential")) == "lanes"
     else:
-        assert _core.kernel_path(np.dtype(dtype).name, mpcore.formats.get(acc), "rne", "sequential") == native
+        assert _core.kernel_path(np.dtype(dtype).name, options(mpcore.formats.get(acc), "rne", "sequential")) == native
     a = run(x, w, b, acc, path=native)
     s = run(x, w, b, acc, path="lanes")
     g = run(x, w, b, acc, path="generic")
@@ -145,7 +147,7 @@ def test_float32_container_lanes_equal_generic(isa, acc, rng):
     try:
         for mode in DETERMINISTIC_MODES + ("sr",):
             expected = "lanes32" if mode in FLOAT32_LANE_MODES else "lanes"
-            assert _core.kernel_path(x, w, mpcore.formats.get(acc), mode, "sequential") == expected
+            assert _core.kernel_path(x, w, options(mpcore.formats.get(acc), mode, "sequential")) == expected
             generic = run(x, w, b, acc, mode, path="generic")
             assert np.array_equal(run(x, w, b, acc, mode, path="lanes32"), generic, equal_nan=True), (acc, mode)
             assert np.array_equal(run(x, w, b, acc, mode), generic, equal_nan=True), (acc, mode)
@@ -174,16 +176,16 @@ def test_float32_container_only_where_products_are_exact(rng):
     fp16 = mpcore.formats.fp16
     x = format_valued(rng, (2, 20), "fp16")
     w = format_valued(rng, (5, 20), "fp16")
-    assert _core.kernel_path(x, w, fp16, "rne", "sequential") == "lanes32"  # 11 + 11 bits
+    assert _core.kernel_path(x, w, options(fp16, "rne", "sequential")) == "lanes32"  # 11 + 11 bits
     w13 = w.copy()
     w13[0, 0] = np.float32(1 + 2.0 ** -13)  # 14 bits: 11 + 14 > 24
-    assert _core.kernel_path(x, w13, fp16, "rne", "sequential") == "lanes"
+    assert _core.kernel_path(x, w13, options(fp16, "rne", "sequential")) == "lanes"
     tiny = w.copy()
     tiny[0, 0] = np.float32(2.0 ** -120)  # products could leave binary32's normal range
-    assert _core.kernel_path(x, tiny, fp16, "rne", "sequential") == "lanes"
-    assert _core.kernel_path(x.astype(np.float64), w.astype(np.float64), fp16, "rne", "sequential") == "lanes"
-    assert _core.kernel_path(x, w, fp16, "rdn", "sequential") == "lanes"
-    assert _core.kernel_path(x, w, mpcore.formats.fp32, "rne", "sequential") == "native32"
+    assert _core.kernel_path(x, tiny, options(fp16, "rne", "sequential")) == "lanes"
+    assert _core.kernel_path(x.astype(np.float64), w.astype(np.float64), options(fp16, "rne", "sequential")) == "lanes"
+    assert _core.kernel_path(x, w, options(fp16, "rdn", "sequential")) == "lanes"
+    assert _core.kernel_path(x, w, options(mpcore.formats.fp32, "rne", "sequential")) == "native32"
     # Forcing the binary32 container on data it cannot hold falls back to the exact kernels.
     for data in (w13, tiny):
         assert np.array_equal(run(x, data, None, "fp16", path="lanes32"), run(x, data, None, "fp16", path="generic"))
@@ -225,11 +227,11 @@ def test_forcing_and_auto_dispatch():
         for isa in ISAS[: ISAS.index(_core.detected_simd_isa()) + 1]:
             _core.set_simd_isa(isa)
             assert _core.simd_isa() == isa
-            report = _core.family_isa("lanes", "pairwise", "sr")
+            report = _core.family_isa("lanes", options("fp16", "sr", "pairwise"))
             assert report["isa"] == isa and report["rates"] == {}  # forced: nothing timed is reported
         _core.set_simd_isa("auto")
         assert _core.simd_isa() == "auto"
-        report = _core.family_isa("lanes", "blocked", "rtz")
+        report = _core.family_isa("lanes", options("fp16", "rtz", "blocked"))
         assert report["family"] == "lanes sequential directed"  # blocked order runs the sequential lanes
         assert report["isa"] == max(report["rates"], key=report["rates"].get)
         assert all(rate > 0 for rate in report["rates"].values())
@@ -246,7 +248,7 @@ def test_public_kernel_report(rng):
     w = format_valued(rng, (6, 30), "fp8_e4m3")
     info = mpcore.kernel(x, w, acc="fp16")
     assert info["path"] == "lanes32"
-    family = _core.family_isa("lanes32", "sequential", "rne")
+    family = _core.family_isa("lanes32", options("fp16", "rne", "sequential"))
     assert info["isa"] == family["isa"] == (_core.simd_isa() if _core.simd_isa() != "auto" else info["isa"])
     if _core.simd_isa() == "auto":  # timed: the fastest measured, every instruction set up to the detected one
         assert set(info["rates"]) == set(ISAS[: ISAS.index(_core.detected_simd_isa()) + 1])
@@ -279,7 +281,7 @@ def test_two_row_binary32_lanes_equal_generic(isa, mode, batch, order, rng):
     previous = _core.simd_isa()
     _core.set_simd_isa(isa)
     try:
-        assert _core.kernel_path(x, w, mpcore.formats.fp16, mode, order) == "lanes32"
+        assert _core.kernel_path(x, w, options(mpcore.formats.fp16, mode, order)) == "lanes32"
         got = run(x, w, b, "fp16", mode, order=order)
     finally:
         _core.set_simd_isa(previous)

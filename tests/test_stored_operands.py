@@ -82,16 +82,13 @@ def test_kernel_reports_the_binary32_lanes_for_narrow_codes():
 def test_codes_without_or_with_a_wrong_table_are_refused():
     from mpcore import _core
     x = np.zeros((2, 3), np.uint16)
-    out = np.empty((2, 2))
-    fmt = mpcore.formats.get("fp16")
+    o = mpcore.MatmulOptions(acc="fp16", threads=1)
     with pytest.raises(ValueError, match="x: codes need a table of 65536"):
-        _core.matmul(x, np.zeros((2, 3)), None, out, fmt, "rne", "sequential", 32, fmt, 0, 52, 1)
+        _core.matmul(x, np.zeros((2, 3)), None, o)
     with pytest.raises(ValueError, match="w: a table goes with codes only"):
-        _core.matmul(np.zeros((2, 3)), np.zeros((2, 3)), None, out, fmt, "rne", "sequential", 32, fmt, 0, 52, 1,
-                     w_table=np.zeros(256, np.float32))
+        _core.matmul(np.zeros((2, 3)), np.zeros((2, 3)), None, o, w_table=np.zeros(256, np.float32))
     with pytest.raises(TypeError, match="x must be float32, float64"):
-        _core.matmul(np.zeros((2, 3), np.int32), np.zeros((2, 3)), None, out, fmt, "rne", "sequential", 32, fmt,
-                     0, 52, 1)
+        _core.matmul(np.zeros((2, 3), np.int32), np.zeros((2, 3)), None, o)
 
 
 def _traced_peak(fn):

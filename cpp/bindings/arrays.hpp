@@ -1,5 +1,4 @@
-// What the binding files share: NumPy array types, views of them, and option structs
-// built from the Python arguments.
+// What the binding files share: NumPy array types, views of them, and new arrays.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +12,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "bindings.hpp"
+#include "options.hpp"
 
 namespace mpcore::python {
 
@@ -27,6 +27,17 @@ using OutVector = nb::ndarray<double, nb::ndim<1>, nb::c_contig, nb::device::cpu
 using OutRung = nb::ndarray<std::int32_t, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
 using InRung = nb::ndarray<const std::int32_t, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
 using Flat = nb::ndarray<const double, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+using InMatrix = nb::ndarray<const double, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+
+// A new C-contiguous NumPy array that Python owns (call with the GIL held).
+template <class T>
+using NewMatrix = nb::ndarray<nb::numpy, T, nb::ndim<2>, nb::c_contig>;
+template <class T>
+NewMatrix<T> new_matrix(std::size_t rows, std::size_t cols) {
+  T* data = new T[rows * cols ? rows * cols : 1];
+  nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<T*>(p); });
+  return NewMatrix<T>(data, {rows, cols}, owner);
+}
 
 template <class T>
 MatrixView<T> view(const Matrix<T>& a) {
@@ -101,38 +112,6 @@ inline cpu::PreparedLinear layer_of(const nb::object& w, const std::optional<Any
 
 inline void check_shape(const OutMatrix& a, std::size_t rows, std::size_t cols, const char* name) {
   if (a.shape(0) != rows || a.shape(1) != cols) throw std::invalid_argument(std::string(name) + " has the wrong shape");
-}
-
-inline MatmulOptions matmul_options(const NamedFormat& acc, const std::string& rounding, const std::string& order,
-                                    std::size_t block, const NamedFormat& outer, std::uint64_t seed, int sr_bits,
-                                    int threads) {
-  MatmulOptions o;
-  o.acc = acc.spec;
-  o.rounding = parse_rounding(rounding);
-  o.order = parse_order(order);
-  o.block = block;
-  o.outer = outer.spec;
-  o.seed = seed;
-  o.sr_bits = sr_bits;
-  o.threads = threads;
-  return o;
-}
-
-inline LadderOptions ladder_options(const std::vector<NamedFormat>& fmts, double tau, const std::string& activation,
-                                    double alpha, const std::string& estimator, const std::string& factor,
-                                    const std::string& rounding, const std::string& order, std::size_t block,
-                                    const NamedFormat& outer, std::uint64_t seed, int sr_bits, int threads,
-                                    bool guard_sign) {
-  LadderOptions o;
-  for (const auto& f : fmts) o.formats.push_back(f.spec);
-  o.tau = tau;
-  o.activation = parse_activation(activation);
-  o.alpha = alpha;
-  o.estimator = parse_estimator(estimator);
-  o.factor = parse_factor(factor);
-  o.accumulation = matmul_options(fmts.empty() ? outer : fmts[0], rounding, order, block, outer, seed, sr_bits, threads);
-  o.guard_sign = guard_sign;
-  return o;
 }
 
 inline nb::dict stats_dict(const LadderStats& stats) {

@@ -16,6 +16,7 @@ struct NamedFormat {
 };
 
 void bind_format(nanobind::module_& m);
+void bind_options(nanobind::module_& m);
 void bind_ops(nanobind::module_& m);
 void bind_selective(nanobind::module_& m);
 void bind_layer(nanobind::module_& m);

@@ -14,34 +14,38 @@ static void require_device() {
 }
 
 template <class T>
-static void matmul(Matrix<T> x, Matrix<T> w, std::optional<Vector<T>> b, OutMatrix y, const NamedFormat& acc,
-                   const std::string& rounding, const std::string& order, std::size_t block, const NamedFormat& outer,
-                   std::uint64_t seed, int sr_bits) {
+static NewMatrix<double> matmul(Matrix<T> x, Matrix<T> w, std::optional<Vector<T>> b, const MatmulOptions& o) {
   require_device();
-  const MatmulOptions o = matmul_options(acc, rounding, order, block, outer, seed, sr_bits, 0);
+  NewMatrix<double> y = new_matrix<double>(x.shape(0), w.shape(0));
   nb::gil_scoped_release release;
   cuda_entry::matmul(view(x), view(w), view(b), y.data(), o);
+  return y;
 }
 
 template <class T>
-static nb::dict ladder(Matrix<T> x, Matrix<T> w, std::optional<Vector<T>> b, OutMatrix z, OutMatrix y,
-                       OutMatrix kappa, OutMatrix err_est, OutRung rung, const std::vector<NamedFormat>& fmts,
-                       double tau, const std::string& activation, double alpha, const std::string& estimator,
-                       const std::string& factor, const std::string& rounding, const std::string& order,
-                       std::size_t block, const NamedFormat& outer, std::uint64_t seed, int sr_bits, bool guard_sign) {
+static nb::dict ladder(Matrix<T> x, Matrix<T> w, std::optional<Vector<T>> b, const LadderOptions& o) {
   require_device();
-  check_shape(z, x.shape(0), w.shape(0), "z");
-  LadderOptions o = ladder_options(fmts, tau, activation, alpha, estimator, factor, rounding, order, block, outer, seed,
-                                   sr_bits, 0, guard_sign);
-  o.bounds = false;
+  if (o.bounds) throw std::invalid_argument("bounds=True is computed on the CPU only: use bounds=False with device='cuda'");
+  const std::size_t batch = x.shape(0), nout = w.shape(0);
+  NewMatrix<double> z = new_matrix<double>(batch, nout), y = new_matrix<double>(batch, nout),
+                    kappa = new_matrix<double>(batch, nout), err = new_matrix<double>(batch, nout);
+  NewMatrix<std::int32_t> rung = new_matrix<std::int32_t>(batch, nout);
   LadderStats stats;
   {
     nb::gil_scoped_release release;
     stats = cuda_entry::ladder_linear(view(x), view(w), view(b), o,
-                                      LadderOutputs{z.data(), y.data(), kappa.data(), err_est.data(), rung.data(),
+                                      LadderOutputs{z.data(), y.data(), kappa.data(), err.data(), rung.data(),
                                                     nullptr, nullptr});
   }
-  return stats_dict(stats);
+  nb::dict d = stats_dict(stats);
+  d["z"] = z;
+  d["y"] = y;
+  d["kappa"] = kappa;
+  d["err_est"] = err;
+  d["rung"] = rung;
+  d["bound"] = nb::none();
+  d["bound_prob"] = nb::none();
+  return d;
 }
 
 void bind_cuda(nb::module_& m) {

@@ -12,7 +12,7 @@ void bind_layer(nb::module_& m) {
                             "|W|'s panels and row norms follow on first use. Pass it as w (with b=None).")
       .def(
           "__init__",
-          [](PreparedLayer* self, nb::object w, nb::object b, nb::object w_table, nb::object b_table, int threads) {
+          [](PreparedLayer* self, nb::object w, nb::object b, nb::object w_table, nb::object b_table, nb::handle threads) {
             const auto table = [](const nb::object& t) {
               return t.is_none() ? std::optional<CodeTable>() : std::optional<CodeTable>(nb::cast<CodeTable>(t));
             };
@@ -21,15 +21,16 @@ void bind_layer(nb::module_& m) {
                 stored_operand(b.is_none() ? std::optional<AnyVector>() : std::optional<AnyVector>(nb::cast<AnyVector>(b)),
                                table(b_table), "b");
             if (bs.data && bs.cols != ws.rows) throw std::invalid_argument("b must have one value per row of w");
+            const int threads_n = threads_value(threads);
             std::optional<cpu::PreparedLinear> layer;
             {
               nb::gil_scoped_release release;
-              layer = cpu::PreparedLinear::prepare(ws, bs, threads);
+              layer = cpu::PreparedLinear::prepare(ws, bs, threads_n);
             }
             new (self) PreparedLayer{w, b, w_table, b_table, *layer};
           },
           nb::arg("w"), nb::arg("b").none(), nb::arg("w_table").none() = nb::none(),
-          nb::arg("b_table").none() = nb::none(), nb::arg("threads") = 0)
+          nb::arg("b_table").none() = nb::none(), nb::arg("threads").none() = nb::none())
       .def_prop_ro("rows", [](const PreparedLayer& p) { return p.layer.rows(); })
       .def_prop_ro("cols", [](const PreparedLayer& p) { return p.layer.cols(); });
 }

@@ -28,6 +28,7 @@ NB_MODULE(_core, m) {
   m.doc() = "mpcore's C++ core: formats, correctly rounded accumulators, CPU kernels";
   m.attr("__version__") = mpcore::version;
   mpcore::python::bind_format(m);
+  mpcore::python::bind_options(m);
   mpcore::python::bind_layer(m);
   mpcore::python::bind_ops(m);
   mpcore::python::bind_selective(m);

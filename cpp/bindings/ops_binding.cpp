@@ -18,19 +18,17 @@ static cpu::Path parse_path(const std::string& s, bool& forced) {
                               "'; valid: 'auto', 'native32', 'native64', 'lanes', 'lanes32', 'generic'");
 }
 
-static void matmul(AnyMatrix x, nb::object w, std::optional<AnyVector> b, OutMatrix y, const NamedFormat& acc,
-                   const std::string& rounding, const std::string& order, std::size_t block, const NamedFormat& outer,
-                   std::uint64_t seed, int sr_bits, int threads, const std::string& path,
-                   std::optional<CodeTable> x_table, std::optional<CodeTable> w_table,
-                   std::optional<CodeTable> b_table) {
+static NewMatrix<double> matmul(AnyMatrix x, nb::object w, std::optional<AnyVector> b, const MatmulOptions& o,
+                                const std::string& path, std::optional<CodeTable> x_table,
+                                std::optional<CodeTable> w_table, std::optional<CodeTable> b_table) {
   const cpu::PreparedLinear layer = layer_of(w, b, w_table, b_table);
-  check_shape(y, x.shape(0), layer.rows(), "out");
-  const MatmulOptions o = matmul_options(acc, rounding, order, block, outer, seed, sr_bits, threads);
   bool forced = false;
   const cpu::Path p = parse_path(path, forced);
   const cpu::StoredMatrix xs = stored_operand(x, x_table, "x");
+  NewMatrix<double> y = new_matrix<double>(x.shape(0), layer.rows());
   nb::gil_scoped_release release;
   cpu::matmul(xs, layer, y.data(), o, forced ? &p : nullptr);
+  return y;
 }
 
 static std::string path_name(cpu::Path p) {
@@ -43,54 +41,46 @@ static std::string path_name(cpu::Path p) {
   }
 }
 
-static MatmulOptions path_options(const NamedFormat& acc, const std::string& rounding, const std::string& order) {
-  MatmulOptions o;
-  o.acc = acc.spec;
-  o.rounding = parse_rounding(rounding);
-  o.order = parse_order(order);
-  return o;
-}
-
 void bind_ops(nb::module_& m) {
   m.def(
       "round",
-      [](nb::ndarray<const double, nb::ndim<1>, nb::c_contig, nb::device::cpu> x, OutVector out,
-         const NamedFormat& fmt, const std::string& rounding, std::uint64_t seed, int sr_bits, int threads) {
-        if (out.shape(0) != x.shape(0)) throw std::invalid_argument("out has the wrong shape");
-        const Rounding mode = parse_rounding(rounding);
+      [](nb::ndarray<const double, nb::ndim<1>, nb::c_contig, nb::device::cpu> x, nb::handle fmt,
+         nb::handle rounding, nb::handle seed, nb::handle sr_bits, nb::handle threads) {
+        const Format f = format_value(fmt, "fmt");
+        const Rounding mode = rounding_value(rounding);
+        const std::uint64_t seed_n = seed_value(seed, mode);
+        const int bits = sr_bits_value(sr_bits), threads_n = threads_value(threads);
+        NewMatrix<double> out = new_matrix<double>(1, x.shape(0));
         nb::gil_scoped_release release;
-        cpu::round_array(x.data(), out.data(), x.shape(0), fmt.spec, mode, seed, sr_bits, threads);
+        cpu::round_array(x.data(), out.data(), x.shape(0), f, mode, seed_n, bits, threads_n);
+        return out;
       },
-      nb::arg("x"), nb::arg("out"), nb::arg("fmt"), nb::arg("rounding"), nb::arg("seed"), nb::arg("sr_bits"),
-      nb::arg("threads"), "Round each element of x to fmt into out (element i uses random stream (seed, i)).");
+      nb::arg("x"), nb::arg("fmt"), nb::arg("rounding") = "rne", nb::arg("seed").none() = 0,
+      nb::arg("sr_bits").none() = nb::none(), nb::arg("threads").none() = nb::none(),
+      "Each element of x rounded to fmt (element i uses random stream (seed, i)), as a (1, n) array.");
 
   const char* doc =
-      "out[r, i] = sum_j w[i, j] x[r, j] (+ b[i]) accumulated in `acc` with one correct rounding per addition.";
-  m.def("matmul", &matmul, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("out"), nb::arg("acc"),
-        nb::arg("rounding"), nb::arg("order"), nb::arg("block"), nb::arg("outer"), nb::arg("seed"),
-        nb::arg("sr_bits"), nb::arg("threads"), nb::arg("path") = "auto", nb::arg("x_table").none() = nb::none(),
-        nb::arg("w_table").none() = nb::none(), nb::arg("b_table").none() = nb::none(), doc);
+      "x @ w.T (+ b) accumulated as the options say, with one correct rounding per addition (a new array).";
+  m.def("matmul", &matmul, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("options"),
+        nb::arg("path") = "auto", nb::arg("x_table").none() = nb::none(), nb::arg("w_table").none() = nb::none(),
+        nb::arg("b_table").none() = nb::none(), doc);
   m.def(
       "kernel_path",
-      [](const std::string& dtype, const NamedFormat& acc, const std::string& rounding, const std::string& order) {
-        const MatmulOptions o = path_options(acc, rounding, order);
+      [](const std::string& dtype, const MatmulOptions& o) {
         if (dtype == "float32") return path_name(cpu::choose_path<float>(o));
         if (dtype == "float64") return path_name(cpu::choose_path<double>(o));
         throw std::invalid_argument("dtype must be 'float32' or 'float64'");
       },
-      nb::arg("dtype"), nb::arg("acc"), nb::arg("rounding"), nb::arg("order"),
-      "Which CPU kernel matmul takes for these options when the data allows it.");
+      nb::arg("dtype"), nb::arg("options"), "Which CPU kernel matmul takes for these options when the data allows it.");
   m.def(
       "kernel_path",
-      [](AnyMatrix x, nb::object w, const NamedFormat& acc, const std::string& rounding, const std::string& order,
-         std::optional<CodeTable> x_table, std::optional<CodeTable> w_table) {
-        const MatmulOptions o = path_options(acc, rounding, order);
+      [](AnyMatrix x, nb::object w, const MatmulOptions& o, std::optional<CodeTable> x_table,
+         std::optional<CodeTable> w_table) {
         const cpu::PreparedLinear layer = layer_of(w, std::nullopt, w_table, std::nullopt);
         return path_name(cpu::matmul_path(stored_operand(x, x_table, "x"), layer.w(), o));
       },
-      nb::arg("x"), nb::arg("w"), nb::arg("acc"), nb::arg("rounding"), nb::arg("order"),
-      nb::arg("x_table").none() = nb::none(), nb::arg("w_table").none() = nb::none(),
-      "Which CPU kernel matmul takes for these options and this data.");
+      nb::arg("x"), nb::arg("w"), nb::arg("options"), nb::arg("x_table").none() = nb::none(),
+      nb::arg("w_table").none() = nb::none(), "Which CPU kernel matmul takes for these options and this data.");
   m.def("default_threads", &cpu::default_threads, "Threads used when threads=0.");
   m.def("simd_isa", []() { return cpu::isa_setting().forced ? std::string(cpu::name_of(cpu::active_isa())) : "auto"; },
         "The kernels' instruction-set setting: 'avx512', 'avx2' or 'portable' when forced, else 'auto'.");
@@ -109,11 +99,11 @@ void bind_ops(nb::module_& m) {
       "Force the kernels' instruction set (at most the detected one), or 'auto' (the fastest per kernel family).");
   m.def(
       "family_isa",
-      [](const std::string& path, const std::string& order, const std::string& rounding) {
+      [](const std::string& path, const MatmulOptions& o) {
         if (path != "lanes" && path != "lanes32") throw std::invalid_argument("path must be 'lanes' or 'lanes32'");
         const auto c = path == "lanes32" ? cpu::simd::Container::Binary32 : cpu::simd::Container::Binary64;
-        const bool pairwise = parse_order(order) == Order::Pairwise;  // blocked runs sequential lanes
-        const Rounding mode = parse_rounding(rounding);
+        const bool pairwise = o.order == Order::Pairwise;  // blocked runs sequential lanes
+        const Rounding mode = o.rounding;
         const cpu::Isa isa = cpu::simd::family_isa(c, pairwise, mode);
         nb::dict d, rates;
         const int f = cpu::simd::family_index(c, pairwise, mode);
@@ -126,7 +116,7 @@ void bind_ops(nb::module_& m) {
         d["rates"] = rates;
         return d;
       },
-      nb::arg("path"), nb::arg("order"), nb::arg("rounding"),
+      nb::arg("path"), nb::arg("options"),
       "The instruction set a lane kernel family runs on, with the rates auto measured for it (timed at first use).");
   m.def(
       "dispatch_report",

@@ -8,56 +8,82 @@
 
 namespace mpcore::python {
 
-static nb::dict ladder(AnyMatrix x, nb::object w, std::optional<AnyVector> b, OutMatrix z, OutMatrix y,
-                       OutMatrix kappa, OutMatrix err_est, OutRung rung, std::optional<OutMatrix> bound,
-                       std::optional<OutMatrix> bound_prob, const std::vector<NamedFormat>& fmts, double tau,
-                       const std::string& activation, double alpha, const std::string& estimator,
-                       const std::string& factor, const std::string& rounding, const std::string& order,
-                       std::size_t block, const NamedFormat& outer, std::uint64_t seed, int sr_bits, int threads, bool guard_sign,
-                       std::optional<OutMatrix> first_z, std::optional<OutMatrix> first_numerator,
+// Outputs of the ladder as new NumPy arrays, batch x out each.
+struct LadderArrays {
+  NewMatrix<double> z, y, kappa, err_est;
+  NewMatrix<std::int32_t> rung;
+  std::optional<NewMatrix<double>> bound, bound_prob;
+
+  LadderArrays(std::size_t batch, std::size_t nout, bool bounds)
+      : z(new_matrix<double>(batch, nout)), y(new_matrix<double>(batch, nout)),
+        kappa(new_matrix<double>(batch, nout)), err_est(new_matrix<double>(batch, nout)),
+        rung(new_matrix<std::int32_t>(batch, nout)) {
+    if (bounds) {
+      bound = new_matrix<double>(batch, nout);
+      bound_prob = new_matrix<double>(batch, nout);
+    }
+  }
+  LadderOutputs outputs() {
+    return LadderOutputs{z.data(), y.data(), kappa.data(), err_est.data(), rung.data(),
+                         bound ? bound->data() : nullptr, bound_prob ? bound_prob->data() : nullptr};
+  }
+  nb::dict dict(const LadderStats& stats) const {
+    nb::dict d = stats_dict(stats);
+    d["z"] = z;
+    d["y"] = y;
+    d["kappa"] = kappa;
+    d["err_est"] = err_est;
+    d["rung"] = rung;
+    d["bound"] = bound ? nb::cast(*bound) : nb::none();
+    d["bound_prob"] = bound_prob ? nb::cast(*bound_prob) : nb::none();
+    return d;
+  }
+};
+
+static void check_input(const std::optional<InMatrix>& a, std::size_t rows, std::size_t cols, const char* name) {
+  if (a && (a->shape(0) != rows || a->shape(1) != cols))
+    throw std::invalid_argument(std::string(name) + " must have shape (" + std::to_string(rows) + ", " +
+                                std::to_string(cols) + ")");
+}
+
+static nb::dict ladder(AnyMatrix x, nb::object w, std::optional<AnyVector> b, const LadderOptions& o,
+                       std::optional<InMatrix> first_z, std::optional<InMatrix> first_numerator,
                        std::optional<CodeTable> x_table, std::optional<CodeTable> w_table,
                        std::optional<CodeTable> b_table, std::optional<InRung> given_rung) {
   const cpu::PreparedLinear layer = layer_of(w, b, w_table, b_table);
   const std::size_t batch = x.shape(0), nout = layer.rows();
-  for (auto* a : {&z, &y, &kappa, &err_est}) check_shape(*a, batch, nout, "output");
-  if (rung.shape(0) != batch || rung.shape(1) != nout) throw std::invalid_argument("rung has the wrong shape");
-  if (bound) check_shape(*bound, batch, nout, "bound");
-  if (bound_prob) check_shape(*bound_prob, batch, nout, "bound_prob");
-  LadderOptions o = ladder_options(fmts, tau, activation, alpha, estimator, factor, rounding, order, block, outer,
-                                   seed, sr_bits, threads, guard_sign);
-  o.bounds = bound && bound_prob;
   if (bool(first_z) != bool(first_numerator)) throw std::invalid_argument("first pass needs both z and numerator");
-  if (first_z) {
-    check_shape(*first_z, batch, nout, "first pass z");
-    check_shape(*first_numerator, batch, nout, "first pass numerator");
-  }
-  const FirstPass first{first_z ? first_z->data() : nullptr, first_numerator ? first_numerator->data() : nullptr};
-  LadderOutputs out{z.data(), y.data(), kappa.data(), err_est.data(), rung.data(),
-                    o.bounds ? bound->data() : nullptr, o.bounds ? bound_prob->data() : nullptr};
-  const cpu::StoredMatrix xs = stored_operand(x, x_table, "x");
+  check_input(first_z, batch, nout, "first pass z");
+  check_input(first_numerator, batch, nout, "first pass numerator");
   if (given_rung && (given_rung->shape(0) != batch || given_rung->shape(1) != nout))
     throw std::invalid_argument("given_rung has the wrong shape");
+  const FirstPass first{first_z ? first_z->data() : nullptr, first_numerator ? first_numerator->data() : nullptr};
+  const cpu::StoredMatrix xs = stored_operand(x, x_table, "x");
+  LadderArrays arrays(batch, nout, o.bounds);
   LadderStats stats;
   {
     nb::gil_scoped_release release;
-    stats = cpu::ladder_linear(xs, layer, o, out, first_z ? &first : nullptr, given_rung ? given_rung->data() : nullptr);
+    stats = cpu::ladder_linear(xs, layer, o, arrays.outputs(), first_z ? &first : nullptr,
+                               given_rung ? given_rung->data() : nullptr);
   }
-  return stats_dict(stats);
+  return arrays.dict(stats);
 }
 
-static void numerator(AnyMatrix x, nb::object w, std::optional<AnyVector> b, OutMatrix out,
-                      const std::string& estimator, const NamedFormat& low, int threads,
-                      std::optional<CodeTable> x_table, std::optional<CodeTable> w_table,
-                      std::optional<CodeTable> b_table) {
+static NewMatrix<double> numerator(AnyMatrix x, nb::object w, std::optional<AnyVector> b, nb::handle estimator,
+                                   nb::handle low, nb::handle threads, std::optional<CodeTable> x_table,
+                                   std::optional<CodeTable> w_table, std::optional<CodeTable> b_table) {
   const cpu::PreparedLinear layer = layer_of(w, b, w_table, b_table);
-  check_shape(out, x.shape(0), layer.rows(), "out");
   if (x.shape(1) != layer.cols()) throw std::invalid_argument("x and w have different numbers of features");
   if (layer.bias().data && layer.bias().cols != layer.rows())
     throw std::invalid_argument("b must have one value per row of w");
-  const Estimator e = parse_estimator(estimator);
+  const Estimator e = estimator_value(estimator);
+  const Format low_f = format_value(low, "low");
+  const int threads_n = threads_value(threads);
   const cpu::StoredMatrix xs = stored_operand(x, x_table, "x");
+  NewMatrix<double> out = new_matrix<double>(x.shape(0), layer.rows());
   nb::gil_scoped_release release;
-  cpu::inner_numerator(xs, layer, e, low.spec, threads, out.data());
+  cpu::inner_numerator(xs, layer, e, low_f, threads_n, out.data());
+  return out;
 }
 
 void bind_selective(nb::module_& m) {
@@ -65,16 +91,14 @@ void bind_selective(nb::module_& m) {
     return std::make_tuple(nb::arg("x_table").none() = nb::none(), nb::arg("w_table").none() = nb::none(),
                            nb::arg("b_table").none() = nb::none());
   };
-  m.def("ladder_linear", &ladder, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("z"), nb::arg("y"),
-        nb::arg("kappa"), nb::arg("err_est"), nb::arg("rung"), nb::arg("bound").none(), nb::arg("bound_prob").none(),
-        nb::arg("formats"), nb::arg("tau"), nb::arg("activation"), nb::arg("alpha"), nb::arg("estimator"),
-        nb::arg("factor"), nb::arg("rounding"), nb::arg("order"), nb::arg("block"), nb::arg("outer"), nb::arg("seed"),
-        nb::arg("sr_bits"), nb::arg("threads"), nb::arg("guard_sign"), nb::arg("first_z").none() = nb::none(),
-        nb::arg("first_numerator").none() = nb::none(), std::get<0>(tables()), std::get<1>(tables()),
-        std::get<2>(tables()), nb::arg("given_rung").none() = nb::none(),
-        "The precision-ladder layer into caller-owned outputs; returns per-rung counts and timings.");
-  m.def("inner_numerator", &numerator, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("out"),
-        nb::arg("estimator"), nb::arg("low"), nb::arg("threads"), std::get<0>(tables()), std::get<1>(tables()),
+  m.def("ladder_linear", &ladder, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("options"),
+        nb::arg("first_z").none() = nb::none(), nb::arg("first_numerator").none() = nb::none(),
+        std::get<0>(tables()), std::get<1>(tables()), std::get<2>(tables()),
+        nb::arg("given_rung").none() = nb::none(),
+        "The precision-ladder layer: a dict of new arrays (z, y, kappa, err_est, rung, bound, bound_prob), the "
+        "per-rung counts and the seconds of each phase.");
+  m.def("inner_numerator", &numerator, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("estimator"),
+        nb::arg("low"), nb::arg("threads").none() = nb::none(), std::get<0>(tables()), std::get<1>(tables()),
         std::get<2>(tables()), "The numerator |W_i||x| + |b_i| of kappa_v by an estimator ('exact', 'low', 'norm').");
   m.def(
       "inner_condition",
@@ -86,10 +110,10 @@ void bind_selective(nb::module_& m) {
       nb::arg("numerator"), nb::arg("z"), nb::arg("out"), "kappa_v = numerator / |z| (0/0 -> 0, x/0 -> inf).");
   m.def(
       "component_condition",
-      [](const std::string& name, Flat z, Flat numerator, OutVector out, double alpha) {
+      [](nb::handle name, Flat z, Flat numerator, OutVector out, double alpha) {
         if (numerator.shape(0) != z.shape(0) || out.shape(0) != z.shape(0))
           throw std::invalid_argument("z, numerator and out must have the same length");
-        const Activation a = parse_activation(name);
+        const Activation a = activation_value(name);
         for (std::size_t i = 0; i < z.shape(0); ++i)
           out.data()[i] = component_condition(a, z.data()[i], numerator.data()[i], alpha);
       },
@@ -97,13 +121,14 @@ void bind_selective(nb::module_& m) {
       "kappa_phi(z) * kappa_v in the combined form |phi'(z)| numerator / |phi(z)| (the ladder's estimate).");
   m.def(
       "activation",
-      [](const std::string& name, Flat t, OutVector out, double alpha, bool condition) {
+      [](nb::handle name, Flat t, OutVector out, nb::handle alpha, bool condition) {
         if (out.shape(0) != t.shape(0)) throw std::invalid_argument("out has the wrong length");
-        const Activation a = parse_activation(name);
+        const Activation a = activation_value(name);
+        const double slope = alpha.is_none() ? default_alpha(a) : real_value(alpha, "alpha");
         for (std::size_t i = 0; i < t.shape(0); ++i)
-          out.data()[i] = condition ? activation_condition(a, t.data()[i], alpha) : activate(a, t.data()[i], alpha);
+          out.data()[i] = condition ? activation_condition(a, t.data()[i], slope) : activate(a, t.data()[i], slope);
       },
-      nb::arg("name"), nb::arg("t"), nb::arg("out"), nb::arg("alpha"), nb::arg("condition"),
+      nb::arg("name"), nb::arg("t"), nb::arg("out"), nb::arg("alpha").none(), nb::arg("condition"),
       "phi(t) (condition=False) or kappa_phi(t) (condition=True) elementwise.");
 }
 

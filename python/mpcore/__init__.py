@@ -9,7 +9,7 @@ Formats (:mod:`mpcore.formats`), correctly rounded accumulation
 import warnings as _warnings
 
 from . import _core, datasets, formats, models
-from ._core import Format, __version__
+from ._core import Activation, Estimator, Factor, Format, LadderOptions, MatmulOptions, Order, Rounding, __version__
 from .layer import PreparedLinear
 from .mlp import MLP, Dense, Evaluation, RunResult
 from .ops import ORDERS, ROUNDING_MODES, dot, kernel, matmul, round, sum
@@ -20,6 +20,13 @@ from .selective import (ACTIVATIONS, ESTIMATORS, LayerResult, activate, cond_act
 
 __all__ = [
     "ACTIVATIONS",
+    "Activation",
+    "Estimator",
+    "Factor",
+    "LadderOptions",
+    "MatmulOptions",
+    "Order",
+    "Rounding",
     "Dense",
     "ESTIMATORS",
     "Evaluation",

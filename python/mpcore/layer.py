@@ -8,7 +8,6 @@ import numpy as np
 
 from . import _core
 from ._arrays import as_real_array, stored_operand
-from ._options import check_threads
 
 __all__ = ["PreparedLinear"]
 
@@ -37,7 +36,7 @@ class PreparedLinear:
         (ws, w_table) = stored_operand(wa)
         (bs, b_table) = stored_operand(ba) if ba is not None else (None, None)
         self.w, self.b = wa, ba
-        self._prepared = _core.PreparedLinear(ws, bs, w_table, b_table, check_threads(threads))
+        self._prepared = _core.PreparedLinear(ws, bs, w_table, b_table, threads)
 
     def __reduce__(self):  # pickled as its arrays, packed again where it is unpickled
         return (PreparedLinear, (self.w, self.b))

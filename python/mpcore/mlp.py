@@ -20,7 +20,7 @@ from .formats import Format, FormatLike, get as get_format
 from .layer import PreparedLinear
 from .ops import matmul, round as round_to
 from .policy import Ladder, Policy, PolicyLike, Uniform, per_layer
-from .selective import ACTIVATIONS, activate, first_pass, ladder_linear
+from .selective import ACTIVATIONS, activate, first_pass, first_pass_key, ladder_linear
 
 
 @dataclass
@@ -186,27 +186,22 @@ class MLP:
         for k, (layer, p) in enumerate(zip(self.layers, policies)):
             weights = self.prepared(k)
             if isinstance(p, Uniform):
-                f = get_format(p.fmt, "fmt")
-                z = matmul(h, weights, None, acc=f, rounding=p.rounding, order=p.order, block=p.block,
-                           outer=p.outer, seed=p.seed, threads=threads)
+                options = p.layer_options(threads)
+                z = matmul(h, weights, None, options=options)
                 y = activate(layer.activation, z, layer.alpha)
-                stats.append(LayerStats(p.label(), [f.name], [z.size], [1.0], 0.0, float("nan"), float("nan")))
+                stats.append(LayerStats(p.label(), [options.acc.name], [z.size], [1.0], 0.0, float("nan"),
+                                        float("nan")))
             else:
+                options = p.layer_options(layer.activation, layer.alpha, threads)
                 fp = None
                 if cache is not None and k == 0:
-                    key = (id(x), p.formats()[0].name, p.estimator, p.rounding, p.order, p.block, p.outer, p.seed)
+                    key = (id(x), first_pass_key(options))
                     entry = cache.get(key)
                     if entry is None or entry[0] is not x:
-                        entry = (x, first_pass(h, weights, None, low=p.formats()[0], estimator=p.estimator,
-                                               rounding=p.rounding, order=p.order, block=p.block, outer=p.outer,
-                                               seed=p.seed, threads=threads))
+                        entry = (x, first_pass(h, weights, None, options=options))
                         cache[key] = entry
                     fp = entry[1]
-                r = ladder_linear(h, weights, None, formats=p.formats(), tau=p.tau, activation=layer.activation,
-                                  alpha=layer.alpha, estimator=p.estimator, factor=p.factor,
-                                  guard_sign=p.guard_sign, rounding=p.rounding, order=p.order, block=p.block,
-                                  outer=p.outer, seed=p.seed, threads=threads, bounds=False, first_pass=fp,
-                                  score=p.score, budget=p.budget, score_seed=p.score_seed, neurons=p.neurons)
+                r = ladder_linear(h, weights, None, options=options, first_pass=fp, **p.decision())
                 y = r.y
                 counts = np.bincount(r.rung.reshape(-1), minlength=len(r.formats))
                 finite = r.err_est[np.isfinite(r.err_est)]

@@ -20,11 +20,12 @@ import numpy as np
 
 from . import _core
 from ._arrays import as_real_array, check_linear, prepare_linear, stored_operands
-from ._options import (DEFAULT_BLOCK, ORDERS, ROUNDING_MODES, check_device, check_order, check_rounding,
-                       check_seed, check_sr_bits, check_threads)
-from .formats import FormatLike, get as get_format
+from ._options import DEFAULT_BLOCK, ORDERS, ROUNDING_MODES, check_device
+from .formats import FormatLike
 
-__all__ = ["DEFAULT_BLOCK", "ORDERS", "ROUNDING_MODES", "dot", "kernel", "matmul", "round", "sum"]
+__all__ = ["DEFAULT_BLOCK", "ORDERS", "ROUNDING_MODES", "MatmulOptions", "dot", "kernel", "matmul", "round", "sum"]
+
+MatmulOptions = _core.MatmulOptions
 
 
 def matmul(
@@ -37,10 +38,11 @@ def matmul(
     order: str = "sequential",
     block: Optional[int] = None,
     outer: FormatLike = "fp32",
-    seed: Optional[int] = None,
+    seed: Optional[int] = 0,
     sr_bits: Optional[int] = None,
     threads: Optional[int] = None,
     device: str = "cpu",
+    options: Optional[MatmulOptions] = None,
 ) -> np.ndarray:
     """``x @ w.T + b`` with every addition rounded to the accumulator format ``acc``.
 
@@ -50,34 +52,31 @@ def matmul(
     (batch, out); every value is exactly representable in ``acc`` (in ``outer``
     for ``order="blocked"``).
 
-    rounding: "rne", "rna", "rtz", "rup", "rdn", "rto" or "sr" (stochastic;
-        ``seed`` makes it reproducible, ``sr_bits`` limits its random bits).
+    rounding: "rne", "rna", "rtz", "rup", "rdn", "rto" or "sr" (stochastic; ``seed``
+        keys its random streams (default 0: reproducible; None draws a fresh seed),
+        ``sr_bits`` limits its random bits).
     order: "sequential" (the model), "pairwise" (balanced tree), or "blocked"
         (blocks of ``block`` products summed in ``acc``, each added into an
         ``outer`` accumulator).
     threads: CPU threads (default: ``$MPCORE_NUM_THREADS`` or all cores); the
         result is the same for every thread count.
     device: "cpu" or "cuda" (a CUDA build of mpcore; NumPy in and out, the same bits).
+    options: a :class:`MatmulOptions` holding all of the above (the keywords are then ignored).
     """
-    acc_f = get_format(acc, "acc")
-    outer_f = get_format(outer, "outer")
-    rounding = check_rounding(rounding)
-    order, block_n = check_order(order, block)
-    seed_n = check_seed(seed, rounding)
-    sr_n = check_sr_bits(sr_bits)
-    threads_n = check_threads(threads)
+    if options is None:
+        options = MatmulOptions(acc=acc, rounding=rounding, order=order, block=block, outer=outer, seed=seed,
+                                sr_bits=sr_bits, threads=threads)
+    elif not isinstance(options, MatmulOptions):
+        raise TypeError(f"options must be an mpcore.MatmulOptions, not {type(options).__name__}")
     device = check_device(device)
-
     if device == "cuda":
         x2, wa, ba, vector = prepare_linear(x, w, b)
-        out = np.empty((x2.shape[0], wa.shape[0]), dtype=np.float64)
-        _core.cuda_matmul(x2, wa, ba, out, acc_f, rounding, order, block_n, outer_f, seed_n, sr_n)
+        out = _core.cuda_matmul(x2, wa, ba, options)
         return out[0] if vector else out
     # Each operand crosses in its own type: no whole copy of w (or of its conversion).
     x2, wa, ba, vector = check_linear(x, w, b, keep_narrow=True)
-    out = np.empty((x2.shape[0], wa.shape[0]), dtype=np.float64)
     (xs, ws, bs), tables = stored_operands(x2, wa, ba)
-    _core.matmul(xs, ws, bs, out, acc_f, rounding, order, block_n, outer_f, seed_n, sr_n, threads_n, **tables)
+    out = _core.matmul(xs, ws, bs, options, **tables)
     return out[0] if vector else out
 
 
@@ -92,15 +91,13 @@ def kernel(x, w, *, acc: FormatLike = "fp32", rounding: str = "rne", order: str 
     instruction set at its first use and runs on the fastest; rates gives what was measured
     (terms per second; empty when forced or not a lane path). Every path gives the same bits.
     """
-    acc_f = get_format(acc, "acc")
-    rounding = check_rounding(rounding)
-    order, _ = check_order(order, None)
+    options = MatmulOptions(acc=acc, rounding=rounding, order=order)
     x2, wa, _, _ = check_linear(x, w, None, keep_narrow=True)
     (xs, ws, _), tables = stored_operands(x2, wa, None)
-    path = _core.kernel_path(xs, ws, acc_f, rounding, order, x_table=tables["x_table"], w_table=tables["w_table"])
+    path = _core.kernel_path(xs, ws, options, x_table=tables["x_table"], w_table=tables["w_table"])
     rates = {}
     if path in ("lanes", "lanes32"):
-        family = _core.family_isa(path, order, rounding)
+        family = _core.family_isa(path, options)
         isa, rates = family["isa"], family["rates"]
     elif path.startswith("native"):
         isa = "portable" if _core.detected_simd_isa() == "portable" or _core.simd_isa() == "portable" else "avx2"
@@ -128,20 +125,15 @@ def sum(x, **options) -> float:  # noqa: A001 - mirrors numpy.sum
     return dot(xa, np.ones_like(xa), **options)
 
 
-def round(x, fmt: FormatLike, rounding: str = "rne", seed: Optional[int] = None,  # noqa: A001
+def round(x, fmt: FormatLike, rounding: str = "rne", seed: Optional[int] = 0,  # noqa: A001
           sr_bits: Optional[int] = None) -> np.ndarray:
     """Round every element of ``x`` to ``fmt`` (like CPFloat / chop).
 
     Returns float64 values exactly representable in ``fmt`` (same shape as x).
     Infinities and overflow follow the format's policy; NaN stays NaN.
-    Stochastic rounding of element i (in C order) uses random stream (seed, i).
+    Stochastic rounding of element i (in C order) uses random stream (seed, i)
+    (seed=None draws a fresh seed).
     """
-    f = get_format(fmt, "fmt")
-    rounding = check_rounding(rounding)
-    seed_n = check_seed(seed, rounding)
-    sr_n = check_sr_bits(sr_bits)
     xa = as_real_array(x, "x")
     flat = np.ascontiguousarray(xa, dtype=np.float64).reshape(-1)
-    out = np.empty_like(flat)
-    _core.round(flat, out, f, rounding, seed_n, sr_n, 0)
-    return out.reshape(xa.shape)
+    return _core.round(flat, fmt, rounding, seed, sr_bits).reshape(xa.shape)

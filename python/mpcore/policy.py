@@ -1,10 +1,17 @@
-"""Accumulation policies: how each layer of a network accumulates its inner products."""
+"""Accumulation policies: how each layer of a network accumulates its inner products.
+
+A policy checks its options when it is made: it holds them as a :class:`MatmulOptions`
+(:class:`Uniform`) or a :class:`LadderOptions` (:class:`Ladder`, :class:`Selective`), which
+the layers run with (the activation and thread count are the network's).
+"""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple, Union
 
+from ._core import LadderOptions, MatmulOptions
 from .formats import Format, FormatLike, get as get_format
 
 
@@ -18,9 +25,21 @@ class Uniform:
     block: Optional[int] = None
     outer: FormatLike = "fp32"
     seed: Optional[int] = 0
+    options: MatmulOptions = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        options = MatmulOptions(acc=self.fmt, rounding=self.rounding, order=self.order, block=self.block,
+                                outer=self.outer, seed=self.seed)
+        object.__setattr__(self, "options", options)
 
     def formats(self) -> Tuple[Format, ...]:
-        return (get_format(self.fmt, "fmt"),)
+        return (self.options.acc,)
+
+    def layer_options(self, threads: Optional[int] = None) -> MatmulOptions:
+        """A copy of the options to run a layer with."""
+        options = copy.copy(self.options)
+        options.threads = threads
+        return options
 
     def label(self) -> str:
         return f"uniform {get_format(self.fmt).name}"
@@ -44,6 +63,7 @@ class Ladder:
     budget: Optional[float] = None  #: fraction of each row recomputed (instead of tau)
     score_seed: int = 0  #: score="random"
     neurons: Optional[Tuple[int, ...]] = None  #: a static plan: the outputs always recomputed
+    options: LadderOptions = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "fmts", tuple(self.fmts))  # hashable, immutable
@@ -53,9 +73,27 @@ class Ladder:
                 raise ValueError("a static plan (neurons=) takes no tau= or budget=")
         elif (self.tau is None) == (self.budget is None):
             raise ValueError("give exactly one of tau= and budget=")
+        accumulation = MatmulOptions(rounding=self.rounding, order=self.order, block=self.block, outer=self.outer,
+                                     seed=self.seed)
+        options = LadderOptions(self.fmts, tau=0.0 if self.tau is None else self.tau, estimator=self.estimator,
+                                factor=self.factor, guard_sign=self.guard_sign, accumulation=accumulation,
+                                bounds=False)
+        object.__setattr__(self, "options", options)
 
     def formats(self) -> Tuple[Format, ...]:
-        return tuple(get_format(f, f"formats[{k}]") for k, f in enumerate(self.fmts))
+        return tuple(self.options.formats)
+
+    def layer_options(self, activation: str = "identity", alpha: Optional[float] = None,
+                      threads: Optional[int] = None) -> LadderOptions:
+        """A copy of the options to run a layer followed by ``activation`` with."""
+        options = copy.copy(self.options)
+        options.activation, options.alpha = activation, alpha
+        options.accumulation.threads = threads
+        return options
+
+    def decision(self) -> dict:
+        """The keywords of ladder_linear that choose the recomputed components."""
+        return {"score": self.score, "budget": self.budget, "score_seed": self.score_seed, "neurons": self.neurons}
 
     def label(self) -> str:
         """What the table and the progress bar call it: 'selective' for two formats, else
@@ -78,13 +116,29 @@ class Ladder:
         return f"{kind} {'/'.join(f.name for f in self.formats())} {' '.join(extra)} {when}"
 
 
-def Selective(low: FormatLike, high: FormatLike, tau: Optional[float] = None, estimator: str = "exact",
-              factor: str = "1", guard_sign: bool = False, **options) -> Ladder:
-    """The paper's policy: ``low`` everywhere, ``high`` where kappa * u_low * c(n) > tau."""
-    low_f, high_f = get_format(low, "low"), get_format(high, "high")
-    if low_f.u < high_f.u:
-        raise ValueError(f"low ({low_f.name}) is more precise than high ({high_f.name})")
-    return Ladder((low_f, high_f), tau, estimator, factor, guard_sign, **options)
+class Selective(Ladder):
+    """The paper's policy: ``low`` everywhere, ``high`` where kappa * u_low * c(n) > tau (a
+    two-format :class:`Ladder`)."""
+
+    def __init__(self, low: FormatLike, high: FormatLike, tau: Optional[float] = None, estimator: str = "exact",
+                 factor: str = "1", guard_sign: bool = False, **options):
+        low_f, high_f = get_format(low, "low"), get_format(high, "high")
+        if low_f.u < high_f.u:
+            raise ValueError(f"low ({low_f.name}) is more precise than high ({high_f.name})")
+        super().__init__((low_f, high_f), tau, estimator, factor, guard_sign, **options)
+
+    def __reduce__(self):
+        # Its constructor takes other arguments than its fields: rebuilt from the fields.
+        state = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "options"}
+        return (_rebuild, (type(self), state))
+
+
+def _rebuild(cls, state: dict):
+    policy = object.__new__(cls)
+    for name, value in state.items():
+        object.__setattr__(policy, name, value)
+    policy.__post_init__()
+    return policy
 
 
 Policy = Union[Uniform, Ladder]

@@ -23,6 +23,7 @@ those whose estimate is exactly 0; tau = inf keeps every other low result, excep
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -30,15 +31,15 @@ import numpy as np
 
 from . import _core
 from ._arrays import as_real_array, check_linear, prepare_linear, stored_operands
-from ._options import (check_device, check_order, check_rounding, check_seed, check_sr_bits, check_tau,
-                       check_threads)
+from ._options import check_device
 from .formats import Format, FormatLike, get as get_format
 from .scores import SCORES, budget_mask, check_budget, component_scores
 
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "gelu_tanh", "silu", "softplus", "elu")
-ESTIMATORS = ("exact", "low", "norm")
-FACTORS = ("1", "sqrt", "n")
-DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
+ACTIVATIONS = tuple(_core.Activation.__members__)
+ESTIMATORS = tuple(_core.Estimator.__members__)
+FACTORS = tuple(_core.Factor.__members__)
+LadderOptions = _core.LadderOptions
+MatmulOptions = _core.MatmulOptions
 
 
 @dataclass
@@ -93,29 +94,12 @@ def _check_choice(value, name: str, valid: Sequence[str]) -> str:
     return value
 
 
-def _check_factor(factor) -> str:
-    if isinstance(factor, (int, np.integer)) and not isinstance(factor, bool) and factor == 1:
-        return "1"
-    return _check_choice(factor, "factor", FACTORS)
-
-
-def _alpha(activation: str, alpha) -> float:
-    if alpha is None:
-        return DEFAULT_ALPHA.get(activation, 0.0)
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.integer, np.floating)):
-        raise TypeError(f"alpha must be a real number, got {type(alpha).__name__} {alpha!r}")
-    alpha = float(alpha)
-    if not np.isfinite(alpha):
-        raise ValueError(f"alpha must be finite, got {alpha}")
-    return alpha
-
-
 def ladder_linear(
     x,
     w,
     b=None,
     *,
-    formats: Sequence[FormatLike],
+    formats: Optional[Sequence[FormatLike]] = None,
     tau: Optional[float] = None,
     activation: str = "identity",
     alpha: Optional[float] = None,
@@ -125,7 +109,7 @@ def ladder_linear(
     block: Optional[int] = None,
     outer: FormatLike = "fp32",
     factor: str = "1",
-    seed: Optional[int] = None,
+    seed: Optional[int] = 0,
     sr_bits: Optional[int] = None,
     threads: Optional[int] = None,
     bounds: Optional[bool] = None,
@@ -136,6 +120,7 @@ def ladder_linear(
     budget: Optional[float] = None,
     score_seed: int = 0,
     neurons=None,
+    options: Optional[LadderOptions] = None,
 ) -> LayerResult:
     """phi(x @ w.T + b) on a precision ladder.
 
@@ -167,137 +152,137 @@ def ladder_linear(
     neurons: a static plan instead (two formats, no tau or budget): the output indices
         recomputed for every input, chosen offline (:func:`mpcore.plan.static_plan`); no
         score is computed at run time.
+    options: a :class:`LadderOptions` holding formats, tau and the layer's options (the
+        keywords formats ... guard_sign are then ignored; score, budget and neurons still apply).
+    Every option is checked by LadderOptions / MatmulOptions (C++), with an error naming it.
     """
-    if isinstance(formats, (str, Format)) or not isinstance(formats, Sequence) or len(formats) == 0:
-        raise ValueError("formats must be a non-empty list of formats, cheapest first")
-    fmts = tuple(get_format(f, f"formats[{k}]") for k, f in enumerate(formats))
-    for k in range(1, len(fmts)):
-        if fmts[k].u > fmts[k - 1].u:
-            raise ValueError(
-                f"formats must go from least to most precise: formats[{k}] ({fmts[k].name}, u={fmts[k].u:g}) "
-                f"is less precise than formats[{k - 1}] ({fmts[k - 1].name}, u={fmts[k - 1].u:g})"
-            )
+    device = check_device(device)
+    decided = score != "kappa" or budget is not None or neurons is not None
     if neurons is not None:
         if tau is not None or budget is not None or score != "kappa":
             raise ValueError("neurons= is a static plan: give no tau=, budget= or score= with it")
-        if len(fmts) != 2:
-            raise ValueError("neurons= takes two formats (low, high)")
-        tau = 0.0
-    elif (tau is None) == (budget is None):
+    elif options is None and (tau is None) == (budget is None):
         raise ValueError("give exactly one of tau= (a threshold on the score) and budget= (a fraction per row)")
     score = _check_choice(score, "score", SCORES)
-    tau = check_tau(tau) if tau is not None else 0.0
     budget = check_budget(budget) if budget is not None else None
-    decided = score != "kappa" or budget is not None or neurons is not None
+    if options is None:
+        accumulation = MatmulOptions(rounding=rounding, order=order, block=block, outer=outer, seed=seed,
+                                     sr_bits=sr_bits, threads=threads)
+        options = LadderOptions(formats, tau=tau if tau is not None else 0.0,
+                                activation=activation, alpha=alpha, estimator=estimator, factor=factor,
+                                accumulation=accumulation, bounds=device == "cpu" if bounds is None else bounds,
+                                guard_sign=guard_sign)
+    elif not isinstance(options, LadderOptions):
+        raise TypeError(f"options must be an mpcore.LadderOptions, not {type(options).__name__}")
+    fmts = tuple(options.formats)
     if decided and len(fmts) != 2:
-        raise ValueError("score= other than 'kappa', and budget=, take two formats (low, high)")
-    activation = _check_choice(activation, "activation", ACTIVATIONS)
-    alpha_v = _alpha(activation, alpha)
-    estimator = _check_choice(estimator, "estimator", ESTIMATORS)
-    factor = _check_factor(factor)
-    rounding = check_rounding(rounding)
-    order, block_n = check_order(order, block)
-    outer_f = get_format(outer, "outer")
-    seed_n, sr_n, threads_n = check_seed(seed, rounding), check_sr_bits(sr_bits), check_threads(threads)
-
-    device = check_device(device)
-    if bounds is None:
-        bounds = device == "cpu"
-    if bounds and device == "cuda":
-        raise ValueError("bounds=True is computed on the CPU only: use bounds=False with device='cuda'")
+        raise ValueError("score= other than 'kappa', budget= and neurons= take two formats (low, high)")
     if decided and device != "cpu":
         raise ValueError("score= other than 'kappa', and budget=, run on the CPU only (device='cpu')")
     if device == "cuda":
         x2, wa, ba, vector = prepare_linear(x, w, b)
+        out = _core.cuda_ladder_linear(x2, wa, ba, options)
     else:
         x2, wa, ba, vector = check_linear(x, w, b, keep_narrow=True)
-    shape = (x2.shape[0], wa.shape[0])
-    first = (None, None)
-    if first_pass is not None:
-        key = _first_pass_key(fmts[0], estimator, rounding, order, block_n, outer_f, seed_n, sr_n, shape)
-        if device != "cpu" or first_pass.key != key:
-            raise ValueError("first_pass was computed for other options or shapes (or device is not 'cpu')")
-        first = (first_pass.z, first_pass.numerator)
-    given = None
-    if neurons is not None:
-        idx = np.asarray(neurons, dtype=np.int64).reshape(-1)
-        if idx.size and (idx.min() < 0 or idx.max() >= shape[1]):
-            raise ValueError(f"neurons must be output indices in 0..{shape[1] - 1}")
-        given = np.zeros(shape, dtype=np.int32)
-        given[:, idx] = 1
-    elif decided:
-        if first[0] is None:
-            fp = _compute_first_pass(x2, wa, ba, fmts[0], estimator, rounding, order, block_n, outer_f, seed_n, sr_n,
-                                     threads_n)
-            first = (fp.z, fp.numerator)
-        z_high = None
-        if score == "oracle":
-            from .ops import matmul
-            z_high = matmul(x2, wa, ba, acc=fmts[1], rounding=rounding, order=order,
-                            block=block_n if order == "blocked" else None, outer=outer_f, seed=seed_n, sr_bits=sr_n,
-                            threads=threads_n or None)
-        c = {"1": 1.0, "sqrt": np.sqrt(max(x2.shape[1], 1)), "n": float(max(x2.shape[1], 1))}[factor]
-        scores = component_scores(score, first[0], first[1], activation=activation, alpha=alpha_v, u=fmts[0].u, c=c,
-                                  z_high=z_high, seed=score_seed)
-        given = (budget_mask(scores, budget) if budget is not None else scores > tau).astype(np.int32)
-    z, y, kappa, err = (np.empty(shape) for _ in range(4))
-    rung = np.empty(shape, dtype=np.int32)
-    bound = np.empty(shape) if bounds else None
-    bound_prob = np.empty(shape) if bounds else None
-    if device == "cuda":
-        stats = _core.cuda_ladder_linear(x2, wa, ba, z, y, kappa, err, rung, list(fmts), tau, activation, alpha_v,
-                                         estimator, factor, rounding, order, block_n, outer_f, seed_n, sr_n,
-                                         bool(guard_sign))
-    else:
+        shape = (x2.shape[0], wa.shape[0])
+        first = _first_arrays(first_pass, options, shape)
+        given = None
+        if neurons is not None:
+            given = _planned_rungs(neurons, shape)
+        elif decided:
+            if first is None:
+                fp = _compute_first_pass(x2, wa, ba, options)
+                first = (fp.z, fp.numerator)
+            given = _decided_rungs(score, budget, first, x2, wa, ba, options, score_seed)
         (xs, ws, bs), tables = stored_operands(x2, wa, ba)
-        stats = _core.ladder_linear(xs, ws, bs, z, y, kappa, err, rung, bound, bound_prob, list(fmts), tau,
-                                    activation, alpha_v, estimator, factor, rounding, order, block_n, outer_f, seed_n,
-                                    sr_n, threads_n, bool(guard_sign), first[0], first[1], **tables, given_rung=given)
+        first_z, first_numerator = first if first is not None else (None, None)
+        out = _core.ladder_linear(xs, ws, bs, options, first_z, first_numerator, **tables, given_rung=given)
 
     def shaped(a):
         return None if a is None else (a[0] if vector else a)
 
-    seconds = {"low": stats["seconds_low"], "estimate": stats["seconds_estimate"],
-               "recompute": stats["seconds_recompute"]}
-    return LayerResult(z=shaped(z), y=shaped(y), rung=shaped(rung), kappa=shaped(kappa), err_est=shaped(err),
-                       bound=shaped(bound), bound_prob=shaped(bound_prob), formats=fmts, seconds=seconds)
+    seconds = {"low": out["seconds_low"], "estimate": out["seconds_estimate"], "recompute": out["seconds_recompute"]}
+    return LayerResult(z=shaped(out["z"]), y=shaped(out["y"]), rung=shaped(out["rung"]),
+                       kappa=shaped(out["kappa"]), err_est=shaped(out["err_est"]), bound=shaped(out["bound"]),
+                       bound_prob=shaped(out["bound_prob"]), formats=fmts, seconds=seconds)
 
 
-def _first_pass_key(low, estimator, rounding, order, block, outer, seed, sr_bits, shape) -> tuple:
-    return (low.name, low.precision, low.emin, low.emax, low.max_finite, estimator, rounding, order, block,
-            outer.name, seed, sr_bits, tuple(shape))
+def _first_arrays(first_pass: Optional[FirstPass], options: LadderOptions, shape) -> Optional[tuple]:
+    if first_pass is None:
+        return None
+    if first_pass.key != first_pass_key(options) + (tuple(shape),):
+        raise ValueError("first_pass was computed for other options or shapes (or device is not 'cpu')")
+    return first_pass.z, first_pass.numerator
 
 
-def _compute_first_pass(x2, wa, ba, low_f, estimator, rounding, order, block_n, outer_f, seed_n, sr_n,
-                        threads_n) -> FirstPass:
+def _planned_rungs(neurons, shape) -> np.ndarray:
+    idx = np.asarray(neurons, dtype=np.int64).reshape(-1)
+    if idx.size and (idx.min() < 0 or idx.max() >= shape[1]):
+        raise ValueError(f"neurons must be output indices in 0..{shape[1] - 1}")
+    given = np.zeros(shape, dtype=np.int32)
+    given[:, idx] = 1
+    return given
+
+
+def _decided_rungs(score, budget, first, x2, wa, ba, options: LadderOptions, score_seed) -> np.ndarray:
+    """The rung of every component by a score with a threshold or a budget (two formats)."""
+    low, high = options.formats
+    acc = options.accumulation
+    z_high = None
+    if score == "oracle":
+        from .ops import matmul
+        z_high = matmul(x2, wa, ba, options=_rung_options(acc, high))
+    n = max(x2.shape[1], 1)
+    c = {"1": 1.0, "sqrt": np.sqrt(n), "n": float(n)}[options.factor.name]
+    scores = component_scores(score, first[0], first[1], activation=options.activation.name, alpha=options.alpha,
+                              u=low.u, c=c, z_high=z_high, seed=score_seed)
+    if budget is None:
+        return (scores > options.tau).astype(np.int32)  # tau: a threshold on the score
+    return budget_mask(scores, budget).astype(np.int32)
+
+
+def _rung_options(acc: MatmulOptions, fmt: Format) -> MatmulOptions:
+    """acc with another accumulator format."""
+    rung = copy.copy(acc)
+    rung.acc = fmt
+    return rung
+
+
+def first_pass_key(options: LadderOptions) -> tuple:
+    """What a rung-0 pass depends on besides x, w and b (not the thread count)."""
+    low, a = options.formats[0], options.accumulation
+    return (low, options.estimator, a.rounding, a.order, a.block, a.outer, a.seed, a.sr_bits)
+
+
+def _compute_first_pass(x2, wa, ba, options: LadderOptions) -> FirstPass:
     from .ops import matmul
 
-    z = matmul(x2, wa, ba, acc=low_f, rounding=rounding, order=order, block=block_n if order == "blocked" else None,
-               outer=outer_f, seed=seed_n, sr_bits=sr_n, threads=threads_n or None)
-    num = np.empty_like(z)
+    low = options.formats[0]
+    acc = options.accumulation
+    z = matmul(x2, wa, ba, options=_rung_options(acc, low))
     (xs, ws, bs), tables = stored_operands(x2, wa, ba)
-    _core.inner_numerator(xs, ws, bs, num, estimator, low_f, threads_n, **tables)
-    return FirstPass(z, num, _first_pass_key(low_f, estimator, rounding, order, block_n, outer_f, seed_n, sr_n,
-                                             z.shape))
+    num = _core.inner_numerator(xs, ws, bs, options.estimator, low, acc.threads, **tables)
+    return FirstPass(z, num, first_pass_key(options) + (tuple(z.shape),))
 
 
-def first_pass(x, w, b=None, *, low: FormatLike, estimator: str = "exact", rounding: str = "rne",
+def first_pass(x, w, b=None, *, low: Optional[FormatLike] = None, estimator: str = "exact", rounding: str = "rne",
                order: str = "sequential", block: Optional[int] = None, outer: FormatLike = "fp32",
-               seed: Optional[int] = 0, sr_bits: Optional[int] = None, threads: Optional[int] = None) -> FirstPass:
+               seed: Optional[int] = 0, sr_bits: Optional[int] = None, threads: Optional[int] = None,
+               options: Optional[LadderOptions] = None) -> FirstPass:
     """The rung-0 pass of a ladder (z in ``low`` and the estimator's numerator), to pass as
     ``first_pass=`` to several :func:`ladder_linear` / :func:`selective_linear` calls that
-    differ only in tau (or the later rungs)."""
-    low_f = get_format(low, "low")
-    estimator = _check_choice(estimator, "estimator", ESTIMATORS)
-    rounding = check_rounding(rounding)
-    order, block_n = check_order(order, block)
-    outer_f = get_format(outer, "outer")
-    seed_n, sr_n = check_seed(seed, rounding), check_sr_bits(sr_bits)
+    differ only in tau (or the later rungs). options: the ladder's :class:`LadderOptions`
+    instead of the keywords (its first format is low)."""
+    if options is None:
+        if low is None:
+            raise ValueError("first_pass needs low= (or options=)")
+        accumulation = MatmulOptions(rounding=rounding, order=order, block=block, outer=outer, seed=seed,
+                                     sr_bits=sr_bits, threads=threads)
+        options = LadderOptions([low], estimator=estimator, accumulation=accumulation, bounds=False)
     x2, wa, ba, vector = check_linear(x, w, b, keep_narrow=True)
     if vector:
         raise ValueError("first_pass takes a 2-D x (batch, in_features)")
-    return _compute_first_pass(x2, wa, ba, low_f, estimator, rounding, order, block_n, outer_f, seed_n, sr_n,
-                               check_threads(threads))
+    return _compute_first_pass(x2, wa, ba, options)
 
 
 def selective_linear(x, w, b=None, *, low: FormatLike, high: FormatLike, tau: Optional[float] = None,
@@ -323,19 +308,16 @@ def cond_inner(x, w, b, z, estimator: str = "exact", low: Optional[FormatLike] =
     estimator "low" accumulates the numerator in ``low`` (required then). z_i = 0 gives
     inf, unless the numerator is 0 too (an exact zero), which gives 0.
     """
-    estimator = _check_choice(estimator, "estimator", ESTIMATORS)
     if estimator == "low" and low is None:
         raise ValueError("estimator='low' needs the low format: pass low=")
-    low_f = get_format(low if low is not None else "fp32", "low")
     x2, wa, ba, vector = check_linear(x, w, b, keep_narrow=True)
     za = as_real_array(z, "z").astype(np.float64)
     shape = (x2.shape[0], wa.shape[0])
     expected = (shape[1],) if vector else shape
     if za.shape != expected:
         raise ValueError(f"z must have shape {expected}, got {za.shape}")
-    num = np.empty(shape)
     (xs, ws, bs), tables = stored_operands(x2, wa, ba)
-    _core.inner_numerator(xs, ws, bs, num, estimator, low_f, check_threads(threads), **tables)
+    num = _core.inner_numerator(xs, ws, bs, estimator, low if low is not None else "fp32", threads, **tables)
     out = np.empty(num.size)
     _core.inner_condition(num.reshape(-1), np.ascontiguousarray(za).reshape(-1), out)
     out = out.reshape(shape)
@@ -343,11 +325,10 @@ def cond_inner(x, w, b, z, estimator: str = "exact", low: Optional[FormatLike] =
 
 
 def _elementwise(name: str, z, alpha, condition: bool) -> np.ndarray:
-    name = _check_choice(name, "activation", ACTIVATIONS)
     za = as_real_array(z, "z")
     flat = np.ascontiguousarray(za, dtype=np.float64).reshape(-1)
     out = np.empty_like(flat)
-    _core.activation(name, flat, out, _alpha(name, alpha), condition)
+    _core.activation(name, flat, out, alpha, condition)
     return out.reshape(za.shape)
 
 

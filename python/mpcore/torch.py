@@ -60,16 +60,10 @@ def _products(x2: np.ndarray, layer: PreparedLinear, policy: Policy, stats: _Sta
     """(rows, out) outputs of x2 (rows, in) under the policy, in float64."""
     t0 = time.perf_counter()
     if isinstance(policy, Uniform):
-        z = matmul(x2, layer, acc=policy.fmt, rounding=policy.rounding, order=policy.order, block=policy.block,
-                   outer=policy.outer, seed=policy.seed)
+        z = matmul(x2, layer, options=policy.layer_options())
         recomputed = 0
     else:
-        r = ladder_linear(x2, layer, formats=policy.formats(), tau=policy.tau, activation=activation, alpha=alpha,
-                          estimator=policy.estimator,
-                          factor=policy.factor, guard_sign=policy.guard_sign, rounding=policy.rounding,
-                          order=policy.order, block=policy.block, outer=policy.outer, seed=policy.seed,
-                          bounds=False, score=policy.score, budget=policy.budget, score_seed=policy.score_seed,
-                          neurons=policy.neurons)
+        r = ladder_linear(x2, layer, options=policy.layer_options(activation, alpha), **policy.decision())
         z, recomputed = r.z, int(np.count_nonzero(r.rung))
     stats.calls += 1
     stats.components += z.size

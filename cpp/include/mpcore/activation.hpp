@@ -24,6 +24,12 @@ enum class Activation : int {
   Elu = 9,        // t, or alpha (e^t - 1) for t <= 0;  kappa = 1 for t > 0, t e^t / expm1(t) for t < 0; 1 at 0
 };
 
+// alpha when the caller gives none (PyTorch's defaults): leaky_relu's slope 0.01, elu's
+// scale 1; the other activations take no parameter.
+MPCORE_HD inline double default_alpha(Activation a) {
+  return a == Activation::LeakyRelu ? 0.01 : a == Activation::Elu ? 1.0 : 0.0;
+}
+
 inline constexpr double kGeluTanhC = 0.7978845608028654;  // sqrt(2 / pi)
 
 namespace detail {

@@ -16,81 +16,12 @@
 #include "../bounds.hpp"
 #include "../condition.hpp"
 #include "../format.hpp"
+#include "../ladder_options.hpp"
 #include "../matrix.hpp"
 #include "condition.hpp"
 #include "matmul.hpp"
 
 namespace mpcore {
-
-struct LadderOptions {
-  std::vector<Format> formats;   // rung 0 (cheapest) first; unit roundoff non-increasing
-  double tau = 0.0;              // tolerance on kappa * u * c(n); 0 recomputes everything
-  Activation activation = Activation::Identity;
-  double alpha = 0.01;           // slope of leaky_relu, scale of elu
-  Estimator estimator = Estimator::Exact;
-  Factor factor = Factor::One;
-  MatmulOptions accumulation;    // rounding, order, block, outer, seed, sr_bits, threads of every
-                                 // rung (its acc is replaced by each rung's format; estimators use RNE)
-  bool bounds = true;            // also compute the a-priori error bounds
-  bool guard_sign = false;       // recompute ReLU negatives whose sign the estimate cannot trust
-};
-
-// Caller-owned outputs, each batch x out row-major (bound pointers may be null).
-struct LadderOutputs {
-  double* z;           // pre-activation, each component in its rung's format
-  double* y;           // activation(z)
-  double* kappa;       // kappa_phi(z_low) * kappa_v used for the decision
-  double* err_est;     // kappa(final z) * u(rung) * c(n): estimated relative error of z
-  std::int32_t* rung;  // the format index each component ended in
-  double* bound;       // worst-case absolute error bound of z
-  double* bound_prob;  // probabilistic absolute error bound of z
-};
-
-// A rung-0 pass computed earlier for the same x, W, b and options (a tau sweep reuses it):
-// z in formats[0] and the estimator's numerator, batch x out each.
-struct FirstPass {
-  const double* z;
-  const double* numerator;
-};
-
-struct LadderStats {
-  std::vector<std::size_t> count;  // components per rung
-  double seconds_low = 0, seconds_estimate = 0, seconds_recompute = 0;
-};
-
-inline std::string validate_ladder(const LadderOptions& o) {
-  if (o.formats.empty()) return "formats must not be empty";
-  for (std::size_t k = 0; k < o.formats.size(); ++k) {
-    const std::string bad = validate(o.formats[k]);
-    if (!bad.empty()) return "formats[" + std::to_string(k) + "]: " + bad;
-    if (k && o.formats[k].unit_roundoff() > o.formats[k - 1].unit_roundoff())
-      return "formats must go from least to most precise: formats[" + std::to_string(k) +
-             "] has a larger unit roundoff than formats[" + std::to_string(k - 1) + "]";
-  }
-  if (!(o.tau >= 0)) return "tau must be >= 0 (and not NaN)";
-  return {};
-}
-
-// The matmul options of rung k: its format, the ladder's rounding, order and seed.
-inline MatmulOptions rung_options(const LadderOptions& o, int k) {
-  MatmulOptions m = o.accumulation;
-  m.acc = o.formats[k];
-  return m;
-}
-
-// Rung k's options with no top on its formats (see unbounded() in condition.hpp).
-inline MatmulOptions unbounded_options(const LadderOptions& o, int k) {
-  MatmulOptions m = rung_options(o, k);
-  m.acc = unbounded(m.acc);
-  m.outer = unbounded(m.outer);
-  return m;
-}
-
-// Whether rung k's sums can clamp at max_finite and stay finite (then it is checked).
-inline bool rung_clamps_silently(const LadderOptions& o, int k) {
-  const MatmulOptions m = rung_options(o, k);
-  return clamps_silently(m.acc, m.rounding) || (m.order == Order::Blocked && clamps_silently(m.outer, m.rounding));
-}
 
 inline std::vector<char> differs(const double* a, const double* b, std::size_t total) {
   std::vector<char> d(total);
@@ -122,6 +53,7 @@ inline LadderStats ladder_linear(const StoredMatrix& x, const PreparedLinear& la
         throw std::invalid_argument("a given rung is outside 0.." + std::to_string(rungs - 1));
   LadderStats stats;
   stats.count.assign(rungs, 0);
+  const double alpha = o.activation_alpha();
 
   auto options_for = [&](int k) { return rung_options(o, k); };
 
@@ -152,7 +84,7 @@ inline LadderStats ladder_linear(const StoredMatrix& x, const PreparedLinear& la
   for (std::size_t e = 0; e < total; ++e) {
     const double z = out.z[e];
     const double kappa_v = inner_condition(numerator[e], z);
-    const double kappa = component_condition(o.activation, z, numerator[e], o.alpha);
+    const double kappa = component_condition(o.activation, z, numerator[e], alpha);
     const int k = given_rung ? given_rung[e]
                              : choose_rung(z, kappa, kappa_v, o.guard_sign, us.data(), rungs, c, o.tau,
                                            !clamped.empty() && clamped[e]);
@@ -212,8 +144,8 @@ inline LadderStats ladder_linear(const StoredMatrix& x, const PreparedLinear& la
   for (std::size_t e = 0; e < total; ++e) {
     const int k = out.rung[e];
     const double z = out.z[e];
-    out.y[e] = activate(o.activation, z, o.alpha);
-    const double kappa = k ? component_condition(o.activation, z, numerator[e], o.alpha) : out.kappa[e];
+    out.y[e] = activate(o.activation, z, alpha);
+    const double kappa = k ? component_condition(o.activation, z, numerator[e], alpha) : out.kappa[e];
     // A clamped sum has no error estimate or bound (only the top rung can keep one).
     out.err_est[e] = top_clamped[e] ? HUGE_VAL : kappa * us[k] * c;
     ++stats.count[k];

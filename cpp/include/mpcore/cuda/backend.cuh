@@ -133,7 +133,7 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
     numerator_kernel<T><<<g.blocks, g.threads>>>(L.x.get(), L.wt.get(), L.b.get(), L.batch, L.n, L.out, est,
                                                  num.get());
   }
-  DecisionParams p{o.activation, o.alpha, o.guard_sign, rungs, {}, growth_factor(o.factor, L.n), o.tau};
+  DecisionParams p{o.activation, o.activation_alpha(), o.guard_sign, rungs, {}, growth_factor(o.factor, L.n), o.tau};
   for (int k = 0; k < rungs; ++k) p.us[k] = o.formats[k].unit_roundoff();
   // Sums clamped at max_finite that stayed finite: the same sums with no top differ (as on the CPU).
   DeviceArray<double> z_free(rung_clamps_silently(o, 0) ? total : 0);
