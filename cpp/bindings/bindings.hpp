@@ -18,6 +18,7 @@ struct NamedFormat {
 void bind_format(nanobind::module_& m);
 void bind_options(nanobind::module_& m);
 void bind_ops(nanobind::module_& m);
+void bind_isa(nanobind::module_& m);
 void bind_selective(nanobind::module_& m);
 void bind_layer(nanobind::module_& m);
 void bind_cuda(nanobind::module_& m);  // only with MPCORE_HAS_CUDA

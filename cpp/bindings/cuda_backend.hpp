@@ -2,7 +2,8 @@
 // nvcc), so the nanobind sources never pass through nvcc.
 #pragma once
 
-#include <mpcore/mpcore.hpp>
+#include <mpcore/ladder_options.hpp>
+#include <mpcore/matrix.hpp>
 
 namespace mpcore::python::cuda_entry {
 

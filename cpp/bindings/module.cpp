@@ -31,6 +31,7 @@ NB_MODULE(_core, m) {
   mpcore::python::bind_options(m);
   mpcore::python::bind_layer(m);
   mpcore::python::bind_ops(m);
+  mpcore::python::bind_isa(m);
   mpcore::python::bind_selective(m);
 #if defined(MPCORE_HAS_CUDA)
   mpcore::python::bind_cuda(m);

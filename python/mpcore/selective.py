@@ -184,19 +184,7 @@ def ladder_linear(
         out = _core.cuda_ladder_linear(x2, wa, ba, options)
     else:
         x2, wa, ba, vector = check_linear(x, w, b, keep_narrow=True)
-        shape = (x2.shape[0], wa.shape[0])
-        first = _first_arrays(first_pass, options, shape)
-        given = None
-        if neurons is not None:
-            given = _planned_rungs(neurons, shape)
-        elif decided:
-            if first is None:
-                fp = _compute_first_pass(x2, wa, ba, options)
-                first = (fp.z, fp.numerator)
-            given = _decided_rungs(score, budget, first, x2, wa, ba, options, score_seed)
-        (xs, ws, bs), tables = stored_operands(x2, wa, ba)
-        first_z, first_numerator = first if first is not None else (None, None)
-        out = _core.ladder_linear(xs, ws, bs, options, first_z, first_numerator, **tables, given_rung=given)
+        out = _cpu_ladder(x2, wa, ba, options, first_pass, score, budget, score_seed, neurons, decided)
 
     def shaped(a):
         return None if a is None else (a[0] if vector else a)
@@ -205,6 +193,24 @@ def ladder_linear(
     return LayerResult(z=shaped(out["z"]), y=shaped(out["y"]), rung=shaped(out["rung"]),
                        kappa=shaped(out["kappa"]), err_est=shaped(out["err_est"]), bound=shaped(out["bound"]),
                        bound_prob=shaped(out["bound_prob"]), formats=fmts, seconds=seconds)
+
+
+def _cpu_ladder(x2, wa, ba, options: LadderOptions, first_pass, score, budget, score_seed, neurons,
+                decided: bool) -> dict:
+    """The C++ ladder's outputs, with the caller's decision (a plan, a score) where there is one."""
+    shape = (x2.shape[0], wa.shape[0])
+    first = _first_arrays(first_pass, options, shape)
+    given = None
+    if neurons is not None:
+        given = _planned_rungs(neurons, shape)
+    elif decided:
+        if first is None:
+            fp = _compute_first_pass(x2, wa, ba, options)
+            first = (fp.z, fp.numerator)
+        given = _decided_rungs(score, budget, first, x2, wa, ba, options, score_seed)
+    (xs, ws, bs), tables = stored_operands(x2, wa, ba)
+    first_z, first_numerator = first if first is not None else (None, None)
+    return _core.ladder_linear(xs, ws, bs, options, first_z, first_numerator, **tables, given_rung=given)
 
 
 def _first_arrays(first_pass: Optional[FirstPass], options: LadderOptions, shape) -> Optional[tuple]:

@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include <mpcore/cpu/ladder.hpp>
 #include <mpcore/cuda/backend.cuh>
 
 #include "check.hpp"

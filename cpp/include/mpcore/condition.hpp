@@ -7,10 +7,12 @@
 
 #include <cmath>
 #include <cstddef>
+#include <vector>
 
 #include "activation.hpp"
 #include "config.hpp"
 #include "format.hpp"
+#include "matrix.hpp"
 #include "rounding.hpp"
 
 namespace mpcore {
@@ -27,6 +29,37 @@ enum class Factor : int {
   Sqrt = 1,  // c = sqrt(n): the probabilistic growth
   N = 2,     // c = n: the worst-case growth
 };
+
+// The Euclidean norm of v(0), ..., v(n-1), squares added in order in binary64: the factors
+// of the Norm estimator, the same bits on every backend.
+template <class Values>
+double euclidean_norm(const Values& v, std::size_t n) {
+  double s = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const double a = v(j);
+    s += detail::unfused_mul(a, a);
+  }
+  return std::sqrt(s);
+}
+
+// The Norm estimator's numerator ||W_i|| ||x|| + |b_i| (Cauchy-Schwarz: at least |W_i||x| + |b_i|).
+MPCORE_HD inline double norm_estimate(double w_norm, double x_norm, double abs_b) {
+  return detail::unfused_mul(w_norm, x_norm) + abs_b;
+}
+
+// The Norm estimator for every component of x (batch x n) against W (out x n) and b, into
+// out (batch x out, row-major); for backends that read plain views.
+template <class T>
+void norm_numerator(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b, double* out) {
+  std::vector<double> w_norms(w.rows), x_norms(x.rows);
+  for (std::size_t i = 0; i < w.rows; ++i)
+    w_norms[i] = euclidean_norm([&](std::size_t j) { return static_cast<double>(w(i, j)); }, w.cols);
+  for (std::size_t r = 0; r < x.rows; ++r)
+    x_norms[r] = euclidean_norm([&](std::size_t j) { return static_cast<double>(x(r, j)); }, x.cols);
+  for (std::size_t r = 0; r < x.rows; ++r)
+    for (std::size_t i = 0; i < w.rows; ++i)
+      out[r * w.rows + i] = norm_estimate(w_norms[i], x_norms[r], b.data ? std::fabs(static_cast<double>(b[i])) : 0.0);
+}
 
 // n = 0 counts as 1: the bias alone is still one rounding.
 MPCORE_HD inline double growth_factor(Factor f, std::size_t n) {

@@ -12,7 +12,7 @@
 #include "cpu/condition.hpp"
 #include "cpu/matmul.hpp"
 #include "cpu/round_array.hpp"
-#include "cpu/selective.hpp"
+#include "cpu/ladder.hpp"
 #include "format.hpp"
 #include "matrix.hpp"
 #include "names.hpp"

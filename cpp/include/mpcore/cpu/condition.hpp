@@ -26,7 +26,7 @@ inline void inner_numerator(const StoredMatrix& x, const PreparedLinear& layer, 
     if (b.data) magnitudes(b).copy_row(0, 0, nout, bias.data());
     for (std::size_t r = 0; r < batch; ++r)
       for (std::size_t i = 0; i < nout; ++i)
-        out[r * nout + i] = ::mpcore::detail::unfused_mul(norms[i], x_norms[r]) + (b.data ? bias[i] : 0.0);
+        out[r * nout + i] = norm_estimate(norms[i], x_norms[r], b.data ? bias[i] : 0.0);
     return;
   }
   // The operands read as magnitudes while each panel is packed: no copy of |x|, |W| or |b|.

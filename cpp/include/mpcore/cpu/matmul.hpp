@@ -24,22 +24,6 @@
 
 namespace mpcore {
 namespace cpu {
-namespace detail {
-
-inline void check_shapes(std::size_t x_cols, std::size_t w_rows, std::size_t w_cols, const void* bias,
-                         std::size_t bias_size, const MatmulOptions& o) {
-  if (x_cols != w_cols)
-    throw std::invalid_argument("x has " + std::to_string(x_cols) + " features but w has " +
-                                std::to_string(w_cols) + " columns");
-  if (bias && bias_size != w_rows)
-    throw std::invalid_argument("b has " + std::to_string(bias_size) + " entries but w has " +
-                                std::to_string(w_rows) + " rows");
-  const std::string bad_acc = validate(o.acc), bad_outer = validate(o.outer);
-  if (!bad_acc.empty()) throw std::invalid_argument("acc: " + bad_acc);
-  if (!bad_outer.empty()) throw std::invalid_argument("outer: " + bad_outer);
-}
-
-}  // namespace detail
 
 // Binary32 kernels for operands that are all binary32 values, binary64 otherwise (the
 // bits are the same; binary32 is faster).
@@ -56,6 +40,111 @@ inline std::vector<double> bias_values(const StoredMatrix& bias) {
   std::vector<double> b(bias.data ? bias.cols : 0);
   if (!b.empty()) bias.copy_row(0, 0, b.size(), b.data());
   return b;
+}
+
+// What the binary32 lanes need to know of x: its digest (binary32 lanes chosen), or nothing.
+struct XDigest {
+  bool binary32 = false;
+#if !defined(__CUDACC__)
+  Float32Digest digest;
+#endif
+};
+
+template <class T>
+XDigest x_digest(const std::vector<T>& xs, Path chosen) {
+  XDigest d;
+#if !defined(__CUDACC__)
+  if constexpr (std::is_same_v<T, float>) {
+    d.binary32 = chosen == Path::Float32Lanes;
+    if (d.binary32) d.digest = digest(xs.data(), xs.size());
+  }
+#endif
+  (void)xs, (void)chosen;
+  return d;
+}
+
+// A task's view of W's panels: the packed ones (a PreparedLinear's), or its own packing;
+// and the path of each panel (binary32 lanes where every product of x and the panel is
+// exact in binary32, whichever container the bits come from).
+template <class T>
+class PanelCursor {
+ public:
+  PanelCursor(const StoredMatrix& w, const PackedPanels* packed, Path chosen, const XDigest& x)
+      : w_(w), packed_(packed && packed->binary32 == std::is_same_v<T, float> ? packed : nullptr),
+        converted_(packed && !packed_ ? packed : nullptr), chosen_(chosen), x_(x),
+        buffer_(packed_ ? 0 : w.cols * kLanes) {}
+  // Panel p (kLanes rows of W, interleaved), and the path it runs on.
+  const T* move_to(std::size_t p) {
+    if (current_ == p) return panel_;
+    current_ = p;
+    const std::size_t size = w_.cols * kLanes;
+    if (packed_) {
+      panel_ = packed_->panel<T>(p);
+    } else {
+      if (converted_) {  // binary32 panels, binary64 compute (a float64 x): convert, in order
+        const float* src = converted_->panel<float>(p);
+        for (std::size_t k = 0; k < size; ++k) buffer_[k] = static_cast<T>(src[k]);
+      } else {
+        pack_panel(w_, p, buffer_.data());
+      }
+      panel_ = buffer_.data();
+    }
+    path_ = chosen_ == Path::Float32Lanes ? Path::SimulatedLanes : chosen_;
+#if !defined(__CUDACC__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (x_.binary32 && products_exact_in_float32(x_.digest, packed_ ? packed_->digests[p] : digest(panel_, size)))
+        path_ = Path::Float32Lanes;
+    }
+#endif
+    return panel_;
+  }
+  Path path() const { return path_; }
+
+ private:
+  const StoredMatrix& w_;
+  const PackedPanels *packed_, *converted_;
+  Path chosen_, path_ = Path::Generic;
+  const XDigest& x_;
+  std::vector<T> buffer_;
+  std::size_t current_ = static_cast<std::size_t>(-1);
+  const T* panel_ = nullptr;
+};
+
+// Rows [r0, r1) of x against panel p (outputs i0 .. i0 + lanes) on `path`.
+template <class T>
+void panel_rows(Path path, const T* panel, const std::vector<T>& xs, std::size_t r0, std::size_t r1, std::size_t n,
+                std::size_t out, std::size_t i0, std::size_t lanes, const Accumulation& acc,
+                const std::vector<double>& b, double* y) {
+  constexpr std::size_t L = kLanes;
+  std::uint64_t index[kLanes];
+  const double* bias = b.empty() ? nullptr : &b[i0];
+  for (std::size_t r = r0; r < r1; ++r) {
+    const T* xr = xs.data() + r * n;
+    for (std::size_t l = 0; l < L; ++l) index[l] = r * out + i0 + l;
+#if !defined(__CUDACC__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (path == Path::Float32Lanes && acc.order != Order::Blocked && r + 1 < r1) {
+        std::uint64_t index2[2 * kLanes];
+        for (std::size_t l = 0; l < 2 * L; ++l) index2[l] = (r + l / L) * out + i0 + l % L;
+        const float* rows[2] = {xr, xr + n};
+        double* outs[2] = {y + r * out + i0, y + (r + 1) * out + i0};
+        run_two_rows32(rows, panel, n, acc, index2, bias, lanes, outs);
+        ++r;
+        continue;
+      }
+    }
+#endif
+    if (path == Path::Generic) {
+      for (std::size_t l = 0; l < lanes; ++l) {
+        auto term = [&](std::size_t j) {
+          return ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * L + l]), static_cast<double>(xr[j]));
+        };
+        y[index[l]] = accumulate(term, n, bias ? bias + l : nullptr, acc, index[l]);
+      }
+    } else {
+      run_lanes<T>(path, PanelSource<T>{xr, panel}, n, acc, index, bias, lanes, y + r * out + i0);
+    }
+  }
 }
 
 // packed: W's panels packed earlier (a PreparedLinear's), or nullptr (each task packs its own).
@@ -77,79 +166,14 @@ void matmul_typed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatr
   std::size_t chunk = batch;
   if (npanels < 4 * workers) chunk = std::max<std::size_t>(1, batch * npanels / (4 * workers));
   const std::size_t chunks = (batch + chunk - 1) / chunk;
-  // The binary32 container is chosen per panel (the bits are the same either way).
-  bool x32 = false;
-#if !defined(__CUDACC__)
-  Float32Digest x_digest;
-  if constexpr (std::is_same_v<T, float>) {
-    if (chosen == Path::Float32Lanes) {
-      x_digest = digest(xs.data(), xs.size());
-      x32 = true;
-    }
-  }
-#endif
+  const XDigest x_bits = x_digest(xs, chosen);  // the binary32 container is chosen per panel
   parallel_for(npanels * chunks, o.threads, [&](std::size_t begin, std::size_t end) {
-    std::uint64_t index[kLanes];
-    std::vector<T> panel_buffer(packed && packed->binary32 == std::is_same_v<T, float> ? 0 : n * L);
-    std::size_t current = npanels;  // the panel `panel` points at
-    const T* panel = nullptr;
-    Path path = chosen;
+    PanelCursor<T> cursor(w, packed, chosen, x_bits);
     for (std::size_t task = begin; task < end; ++task) {
       const std::size_t p = task / chunks, r0 = (task % chunks) * chunk, r1 = std::min(batch, r0 + chunk);
       const std::size_t i0 = p * L, lanes = out - i0 < L ? out - i0 : L;
-      if (current != p) {
-        current = p;
-        path = chosen == Path::Float32Lanes ? Path::SimulatedLanes : chosen;
-        if (packed && packed->binary32 == std::is_same_v<T, float>) {
-          panel = packed->panel<T>(p);
-#if !defined(__CUDACC__)
-          if constexpr (std::is_same_v<T, float>) {
-            if (x32 && products_exact_in_float32(x_digest, packed->digests[p])) path = Path::Float32Lanes;
-          }
-#endif
-        } else {
-          if (packed) {  // binary32 panels, binary64 compute (a float64 x): convert, in order
-            const float* src = packed->panel<float>(p);
-            for (std::size_t k = 0; k < n * L; ++k) panel_buffer[k] = static_cast<T>(src[k]);
-          } else {
-            pack_panel(w, p, panel_buffer.data());
-          }
-          panel = panel_buffer.data();
-#if !defined(__CUDACC__)
-          if constexpr (std::is_same_v<T, float>) {
-            if (x32 && products_exact_in_float32(x_digest, digest(panel, n * L))) path = Path::Float32Lanes;
-          }
-#endif
-        }
-      }
-      for (std::size_t r = r0; r < r1; ++r) {
-        const T* xr = xs.data() + r * n;
-        for (std::size_t l = 0; l < L; ++l) index[l] = r * out + i0 + l;
-#if !defined(__CUDACC__)
-        if constexpr (std::is_same_v<T, float>) {
-          if (path == Path::Float32Lanes && acc.order != Order::Blocked && r + 1 < r1) {
-            std::uint64_t index2[2 * kLanes];
-            for (std::size_t l = 0; l < 2 * L; ++l) index2[l] = (r + l / L) * out + i0 + l % L;
-            const float* rows[2] = {xr, xr + n};
-            double* outs[2] = {y + r * out + i0, y + (r + 1) * out + i0};
-            run_two_rows32(rows, panel, n, acc, index2, b.empty() ? nullptr : &b[i0], lanes, outs);
-            ++r;
-            continue;
-          }
-        }
-#endif
-        if (path == Path::Generic) {
-          for (std::size_t l = 0; l < lanes; ++l) {
-            auto term = [&](std::size_t j) {
-              return ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * L + l]), static_cast<double>(xr[j]));
-            };
-            y[index[l]] = accumulate(term, n, b.empty() ? nullptr : &b[i0 + l], acc, index[l]);
-          }
-        } else {
-          run_lanes<T>(path, PanelSource<T>{xr, panel}, n, acc, index, b.empty() ? nullptr : &b[i0], lanes,
-                       y + r * out + i0);
-        }
-      }
+      const T* panel = cursor.move_to(p);
+      panel_rows(cursor.path(), panel, xs, r0, r1, n, out, i0, lanes, acc, b, y);
     }
   }, chunks);  // a range covers whole panels: each packs its panel once
 }
@@ -210,7 +234,7 @@ void matmul_entries_typed(const StoredMatrix& x, const StoredMatrix& w, const St
 // packed: w's panels packed earlier (nullptr: packed as the tasks go).
 inline void matmul_packed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& bias, double* y,
                           const MatmulOptions& o, const Path* force_path, const PackedPanels* packed) {
-  detail::check_shapes(x.cols, w.rows, w.cols, bias.data, bias.cols, o);
+  check_matmul_shapes(x.cols, w.rows, w.cols, bias.data, bias.cols, o);
   if (x.rows == 0 || w.rows == 0) return;
   with_compute_type(x, w, [&](auto t) { detail::matmul_typed<decltype(t)>(x, w, bias, y, o, force_path, packed); });
 }
@@ -236,7 +260,7 @@ void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>&
 // (W's rows are read where listed; W is never copied whole).
 inline void matmul_entries(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& bias,
                            const std::size_t* entries, std::size_t count, double* y, const MatmulOptions& o) {
-  detail::check_shapes(x.cols, w.rows, w.cols, bias.data, bias.cols, o);
+  check_matmul_shapes(x.cols, w.rows, w.cols, bias.data, bias.cols, o);
   if (count == 0) return;
   with_compute_type(x, w, [&](auto t) {
     detail::matmul_entries_typed<decltype(t)>(x, w, bias, entries, count, y, o);

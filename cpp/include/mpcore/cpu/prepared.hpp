@@ -11,6 +11,7 @@
 #include <mutex>
 #include <vector>
 
+#include "../condition.hpp"
 #include "../config.hpp"
 #include "parallel.hpp"
 #include "stored.hpp"
@@ -101,9 +102,7 @@ inline std::vector<double> row_norms(const StoredMatrix& a) {
   std::vector<double> norms(a.rows), row(a.cols);
   for (std::size_t i = 0; i < a.rows; ++i) {
     a.copy_row(i, 0, a.cols, row.data());
-    double s = 0;
-    for (double v : row) s += ::mpcore::detail::unfused_mul(v, v);
-    norms[i] = std::sqrt(s);
+    norms[i] = euclidean_norm([&](std::size_t j) { return row[j]; }, a.cols);
   }
   return norms;
 }

@@ -102,6 +102,52 @@ inline void add_bias(const double* s, std::size_t n, const Accumulation& acc, co
   }
 }
 
+#if !defined(__CUDACC__)
+// Blocked order in the vector lanes: each block summed from zero in the lanes
+// (sum_lanes(j0, len, t)), then added into the outer accumulator, then the bias (in the
+// outer format): out[l] for lanes [0, lanes).
+template <class SumLanes>
+void blocked_lanes(const SumLanes& sum_lanes, std::size_t n, const Accumulation& acc, const std::uint64_t* index,
+                   const double* bias, std::size_t lanes, double* out) {
+  // The outer additions by hardware addition when the outer format is fp32 or fp64 with
+  // nearest-even (one IEEE rounding of two values of that format, the model's step), else
+  // per lane.
+  const bool sr = acc.acc.mode == Rounding::Stochastic;
+  const bool nearest = acc.acc.mode == Rounding::NearestEven;
+  const bool ieee_outer = acc.outer.subnormals && std::isinf(acc.outer.overflow_value);
+  const bool outer32 = nearest && ieee_outer && acc.outer.precision == 24 && acc.outer.emin == -126 &&
+                       acc.outer.max_finite == static_cast<double>(FLT_MAX) && acc.acc.precision <= 24 &&
+                       acc.acc.emin >= -126 && acc.acc.max_finite <= static_cast<double>(FLT_MAX);
+  const bool outer64 = nearest && ieee_outer && acc.outer.precision == 53 && acc.outer.emin == -1022 &&
+                       acc.outer.max_finite == DBL_MAX;
+  const StepNumbers step{n};
+  auto bits = [&](std::size_t l, std::uint64_t number) {
+    return sr ? stream_bits(stream_key(acc.seed, index[l]), number) : std::uint64_t{0};
+  };
+  double s[kLanes] = {}, t[kLanes];
+  float s32[kLanes] = {};
+  std::uint64_t blocks = 0;
+  for (std::size_t j0 = 0; j0 < n; j0 += acc.block, ++blocks) {
+    const std::size_t len = j0 + acc.block < n ? acc.block : n - j0;
+    sum_lanes(j0, len, t);
+    if (outer32) {
+      for (std::size_t l = 0; l < kLanes; ++l) s32[l] += static_cast<float>(t[l]);  // t[l] is a binary32 number
+    } else if (outer64) {
+      for (std::size_t l = 0; l < kLanes; ++l) s[l] += t[l];
+    } else {
+      for (std::size_t l = 0; l < kLanes; ++l) s[l] = add_rounded(s[l], t[l], acc.outer, bits(l, step.combine(blocks)));
+    }
+  }
+  if (outer32)
+    for (std::size_t l = 0; l < kLanes; ++l) s[l] = s32[l];
+  for (std::size_t l = 0; l < lanes; ++l) {
+    double v = s[l];
+    if (bias) v = add_rounded(v, bias[l], acc.outer, bits(l, step.bias(Order::Blocked, blocks)));
+    out[l] = v;
+  }
+}
+#endif
+
 // kLanes outputs in acc's order, then the bias: out[l] for lanes [0, lanes).
 template <class T, class Source>
 void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& acc, const std::uint64_t* index,
@@ -142,40 +188,7 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
         }
         if (path != Path::Float32Lanes) simd::pairwise_lanes(src.xr, src.panel, n, acc, index, s);
       } else if (acc.order == Order::Blocked) {
-        // Each block summed from zero in the lanes, then added into the outer accumulator:
-        // by hardware addition when the outer format is fp32 or fp64 with nearest-even (one
-        // IEEE rounding of two values of that format, the model's step), else per lane.
-        const bool sr = acc.acc.mode == Rounding::Stochastic;
-        const bool nearest = acc.acc.mode == Rounding::NearestEven;
-        const bool ieee_outer = acc.outer.subnormals && std::isinf(acc.outer.overflow_value);
-        const bool outer32 = nearest && ieee_outer && acc.outer.precision == 24 && acc.outer.emin == -126 &&
-                             acc.outer.max_finite == static_cast<double>(FLT_MAX) && acc.acc.precision <= 24 &&
-                             acc.acc.emin >= -126 && acc.acc.max_finite <= static_cast<double>(FLT_MAX);
-        const bool outer64 = nearest && ieee_outer && acc.outer.precision == 53 && acc.outer.emin == -1022 &&
-                             acc.outer.max_finite == DBL_MAX;
-        double t[kLanes];
-        float s32[kLanes] = {};
-        std::uint64_t k = 0;
-        for (std::size_t l = 0; l < kLanes; ++l) s[l] = 0.0;
-        for (std::size_t j0 = 0; j0 < n; j0 += acc.block, ++k) {
-          const std::size_t len = j0 + acc.block < n ? acc.block : n - j0;
-          sum_lanes(j0, len, t);
-          if (outer32) {
-            for (std::size_t l = 0; l < kLanes; ++l) s32[l] += static_cast<float>(t[l]);  // t[l] is a binary32 number
-          } else if (outer64) {
-            for (std::size_t l = 0; l < kLanes; ++l) s[l] += t[l];
-          } else {
-            for (std::size_t l = 0; l < kLanes; ++l)
-              s[l] = add_rounded(s[l], t[l], acc.outer, sr ? stream_bits(stream_key(acc.seed, index[l]), StepNumbers{n}.combine(k)) : 0);
-          }
-        }
-        if (outer32)
-          for (std::size_t l = 0; l < kLanes; ++l) s[l] = s32[l];
-        for (std::size_t l = 0; l < lanes; ++l) {
-          double v = s[l];
-          if (bias) v = add_rounded(v, bias[l], acc.outer, sr ? stream_bits(stream_key(acc.seed, index[l]), StepNumbers{n}.bias(Order::Blocked, k)) : 0);
-          out[l] = v;
-        }
+        blocked_lanes(sum_lanes, n, acc, index, bias, lanes, out);
         return;
       } else {
         sum_lanes(0, n, s);

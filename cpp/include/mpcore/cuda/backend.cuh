@@ -13,9 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "../cpu/condition.hpp"
-#include "../cpu/matmul.hpp"
-#include "../cpu/selective.hpp"
+#include "../condition.hpp"
+#include "../ladder.hpp"
+#include "../matmul_options.hpp"
+#include "../matrix.hpp"
 #include "kernels.cuh"
 #include "plan.hpp"
 
@@ -86,7 +87,7 @@ inline void sync(const char* what) {
 template <class T>
 void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& bias, double* y,
             const MatmulOptions& o) {
-  cpu::detail::check_shapes(x.cols, w.rows, w.cols, bias.data, bias.size, o);
+  check_matmul_shapes(x.cols, w.rows, w.cols, bias.data, bias.size, o);
   const std::size_t total = x.rows * w.rows;
   if (total == 0) return;
   DeviceLayer<T> L(x, w, bias);
@@ -98,96 +99,70 @@ void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>&
   dy.download(y);
 }
 
+// The ladder's backend on the current device: x, W^T and b uploaded once; each pass runs
+// one thread per component and brings its sums back to the host arrays of ladder.hpp.
+template <class T>
+class LadderBackend {
+ public:
+  LadderBackend(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b)
+      : xv_(x), wv_(w), bv_(b), L_(x, w, b), sums_(x.rows * w.rows) {}
+  std::size_t rows() const { return L_.batch; }
+  std::size_t outputs() const { return L_.out; }
+  std::size_t terms() const { return L_.n; }
+  bool has_bias() const { return bv_.data != nullptr; }
+
+  void all(const MatmulOptions& o, double* z) {
+    const Launch g = launch_for(rows() * outputs());
+    matmul_kernel<T><<<g.blocks, g.threads>>>(L_.x.get(), L_.wt.get(), L_.b.get(), L_.batch, L_.n, L_.out,
+                                              make_accumulation(o), sums_.get());
+    sync("matmul_kernel");
+    sums_.download(z);
+  }
+  void entries(const std::vector<std::size_t>& list, const MatmulOptions& o, double* z) {
+    DeviceArray<std::size_t> entries(list.data(), list.size());
+    const Launch g = launch_for(list.size());
+    entries_kernel<T><<<g.blocks, g.threads>>>(L_.x.get(), L_.wt.get(), L_.b.get(), L_.n, L_.out, entries.get(),
+                                               list.size(), make_accumulation(o), sums_.get());
+    sync("entries_kernel");
+    std::vector<double> all(rows() * outputs());
+    sums_.download(all.data());
+    for (std::size_t e : list) z[e] = all[e];
+  }
+  void numerator(Estimator e, const Format& low, double* num) {
+    if (e == Estimator::Norm) {
+      norm_numerator(xv_, wv_, bv_, num);
+      return;
+    }
+    const Accumulation est = make_accumulation(e == Estimator::Exact ? formats::fp32 : low, Rounding::NearestEven);
+    const Launch g = launch_for(rows() * outputs());
+    numerator_kernel<T><<<g.blocks, g.threads>>>(L_.x.get(), L_.wt.get(), L_.b.get(), L_.batch, L_.n, L_.out, est,
+                                                 sums_.get());
+    sync("numerator_kernel");
+    sums_.download(num);
+  }
+
+ private:
+  MatrixView<T> xv_, wv_;
+  VectorView<T> bv_;
+  DeviceLayer<T> L_;
+  DeviceArray<double> sums_;  // every component's sum of the last pass
+};
+
+// The ladder of ladder.hpp with the device's passes (no error bounds: those are the CPU's).
 template <class T>
 LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b,
                           const LadderOptions& o, const LadderOutputs& out) {
-  using clock = std::chrono::steady_clock;
   const std::string bad = validate_ladder(o);
   if (!bad.empty()) throw std::invalid_argument(bad);
-  if (o.formats.size() > 8) throw std::invalid_argument("the CUDA ladder supports at most 8 formats");
   if (out.bound || out.bound_prob) throw std::invalid_argument("error bounds are computed on the CPU only");
-  MatmulOptions m = rung_options(o, 0);
-  cpu::detail::check_shapes(x.cols, w.rows, w.cols, b.data, b.size, m);
-  const std::size_t total = x.rows * w.rows;
-  const int rungs = static_cast<int>(o.formats.size());
-  LadderStats stats;
-  stats.count.assign(rungs, 0);
-  if (total == 0) return stats;
-  DeviceLayer<T> L(x, w, b);
-  DeviceArray<double> z(total), num(total), kappa(total), y(total), err(total);
-  DeviceArray<std::int32_t> rung(total);
-  const Launch g = launch_for(total);
-
-  auto t0 = clock::now();
-  matmul_kernel<T><<<g.blocks, g.threads>>>(L.x.get(), L.wt.get(), L.b.get(), L.batch, L.n, L.out,
-                                            make_accumulation(m), z.get());
-  sync("low pass");
-  auto t1 = clock::now();
-  if (o.estimator == Estimator::Norm) {
-    std::vector<double> h(total);
-    cpu::inner_numerator(x, w, b, o.estimator, o.formats[0], o.accumulation.threads, h.data());
-    num.upload(h.data());
-  } else {
-    const Accumulation est =
-        make_accumulation(o.estimator == Estimator::Exact ? formats::fp32 : o.formats[0], Rounding::NearestEven);
-    numerator_kernel<T><<<g.blocks, g.threads>>>(L.x.get(), L.wt.get(), L.b.get(), L.batch, L.n, L.out, est,
-                                                 num.get());
+  check_matmul_shapes(x.cols, w.rows, w.cols, b.data, b.size, rung_options(o, 0));
+  if (x.rows * w.rows == 0) {
+    LadderStats stats;
+    stats.count.assign(o.formats.size(), 0);
+    return stats;
   }
-  DecisionParams p{o.activation, o.activation_alpha(), o.guard_sign, rungs, {}, growth_factor(o.factor, L.n), o.tau};
-  for (int k = 0; k < rungs; ++k) p.us[k] = o.formats[k].unit_roundoff();
-  // Sums clamped at max_finite that stayed finite: the same sums with no top differ (as on the CPU).
-  DeviceArray<double> z_free(rung_clamps_silently(o, 0) ? total : 0);
-  if (z_free.get()) {
-    matmul_kernel<T><<<g.blocks, g.threads>>>(L.x.get(), L.wt.get(), L.b.get(), L.batch, L.n, L.out,
-                                              make_accumulation(unbounded_options(o, 0)), z_free.get());
-  }
-  decide_kernel<><<<g.blocks, g.threads>>>(z.get(), num.get(), z_free.get(), total, p, kappa.get(), rung.get());
-  sync("condition estimate");
-  rung.download(out.rung);
-  auto t2 = clock::now();
-  auto lists = recompute_lists(out.rung, total, rungs);
-  std::vector<std::size_t> top_clamped;
-  for (int k = 1; k < rungs; ++k) {
-    if (lists[k].empty()) continue;
-    DeviceArray<std::size_t> entries(lists[k].data(), lists[k].size());
-    const Launch gk = launch_for(lists[k].size());
-    entries_kernel<T><<<gk.blocks, gk.threads>>>(L.x.get(), L.wt.get(), L.b.get(), L.n, L.out, entries.get(),
-                                                lists[k].size(), make_accumulation(rung_options(o, k)), z.get());
-    sync("recompute");
-    if (!rung_clamps_silently(o, k)) continue;
-    DeviceArray<double> free_k(total);
-    entries_kernel<T><<<gk.blocks, gk.threads>>>(L.x.get(), L.wt.get(), L.b.get(), L.n, L.out, entries.get(),
-                                                lists[k].size(), make_accumulation(unbounded_options(o, k)),
-                                                free_k.get());
-    sync("recompute with no top");
-    std::vector<double> hz(total), hf(total);
-    z.download(hz.data());
-    free_k.download(hf.data());
-    for (std::size_t e : lists[k]) {
-      if (same_value(hz[e], hf[e])) continue;
-      if (k == rungs - 1) {
-        top_clamped.push_back(e);
-      } else {
-        out.rung[e] = rungs - 1;
-        lists[rungs - 1].push_back(e);
-      }
-    }
-  }
-  rung.upload(out.rung);
-  auto t3 = clock::now();
-  finish_kernel<><<<g.blocks, g.threads>>>(z.get(), num.get(), kappa.get(), rung.get(), total, p, y.get(), err.get());
-  sync("activation");
-  z.download(out.z);
-  y.download(out.y);
-  kappa.download(out.kappa);
-  err.download(out.err_est);
-  for (std::size_t e : top_clamped) out.err_est[e] = HUGE_VAL;
-  for (std::size_t e = 0; e < total; ++e) ++stats.count[out.rung[e]];
-  auto secs = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
-  stats.seconds_low = secs(t0, t1);
-  stats.seconds_estimate = secs(t1, t2);
-  stats.seconds_recompute = secs(t2, t3);
-  return stats;
+  LadderBackend<T> be(x, w, b);
+  return run_ladder(be, o, out);
 }
 
 }  // namespace mpcore::cuda

@@ -1,4 +1,4 @@
-// CUDA kernels of the simulated accumulation, the condition estimate and the ladder.
+// CUDA kernels of the simulated accumulation and of the condition estimate's numerator.
 // Every output is computed by one thread with accumulator.hpp's accumulate(): the same
 // code, the same order of additions and the same random streams as the CPU, hence the
 // same bits. Include from .cu files only.
@@ -8,8 +8,6 @@
 #include <cstdint>
 
 #include "../accumulator.hpp"
-#include "../activation.hpp"
-#include "../condition.hpp"
 #include "plan.hpp"
 
 namespace mpcore::cuda {
@@ -56,41 +54,6 @@ __global__ void numerator_kernel(const T* x, const T* wt, const T* b, std::size_
   };
   const double bias = b ? fabs(static_cast<double>(b[i])) : 0.0;
   num[t] = accumulate(term, n, b ? &bias : nullptr, acc, t);
-}
-
-struct DecisionParams {
-  Activation activation;
-  double alpha;
-  bool guard_sign;
-  int rungs;
-  double us[8];  // unit roundoff of each rung
-  double c;
-  double tau;
-};
-
-template <class = void>  // a template, so the header can be included by several .cu files
-// z_free: the same sums with no top (null when the rung cannot clamp silently).
-__global__ void decide_kernel(const double* z, const double* num, const double* z_free, std::size_t total,
-                              DecisionParams p, double* kappa, std::int32_t* rung) {
-  const std::size_t t = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
-  if (t >= total) return;
-  const double kv = inner_condition(num[t], z[t]);
-  const double k = component_condition(p.activation, z[t], num[t], p.alpha);
-  kappa[t] = k;
-  const bool clamped = z_free && !same_value(z[t], z_free[t]);
-  rung[t] = choose_rung(z[t], k, kv, p.guard_sign, p.us, p.rungs, p.c, p.tau, clamped);
-}
-
-template <class = void>
-__global__ void finish_kernel(const double* z, const double* num, const double* kappa,
-                                     const std::int32_t* rung, std::size_t total, DecisionParams p, double* y,
-                                     double* err_est) {
-  const std::size_t t = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
-  if (t >= total) return;
-  const int k = rung[t];
-  y[t] = activate(p.activation, z[t], p.alpha);
-  const double kap = k ? component_condition(p.activation, z[t], num[t], p.alpha) : kappa[t];
-  err_est[t] = kap * p.us[k] * p.c;
 }
 
 }  // namespace mpcore::cuda
