@@ -4,7 +4,7 @@ Trains (on the CPU, once; cached in bench/models/cnn_<dataset>.pt) a CNN with tw
 convolutions and two linear layers — conv 1->8 5x5, ReLU, max-pool 2, conv 8->16 5x5, ReLU,
 max-pool 2, linear 256->64, ReLU, linear 64->10 — on MNIST and Fashion-MNIST (one epoch,
 SGD 0.05, momentum 0.9, batch 64, inputs in [0, 1]), then runs the first N test images with
-every layer converted by mpcore.torch.convert: uniform fp8_e4m3 / bf16 / fp16 / fp32, the
+every layer converted by mpcore.networks.torch.convert: uniform fp8_e4m3 / bf16 / fp16 / fp32, the
 kappa rule at tau 1 and 0.1, and margin / random / kappa at a 20 % budget (fp8_e4m3 low, fp16
 high). Reports accuracy, agreement with the fp64 run, the fraction recomputed, and time.
 
@@ -25,7 +25,7 @@ import torch
 
 import mpcore
 from mpcore import datasets
-from mpcore import torch as mt
+from mpcore.networks import torch as mt
 
 HERE = pathlib.Path(__file__).parent
 

@@ -24,7 +24,7 @@ import numpy as np
 
 import mpcore
 from mpcore import datasets, models
-from mpcore.plan import plan_policies, static_plan
+from mpcore.networks.plan import plan_policies, static_plan
 
 HERE = pathlib.Path(__file__).parent
 NETWORKS = [("mnist", "relu"), ("mnist", "tanh"), ("fashion-mnist", "relu"), ("fashion-mnist", "tanh")]

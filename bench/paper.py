@@ -46,7 +46,7 @@ def main() -> None:
         result.to_csv(out / f"{stem}.csv")
         result.to_json(out / f"{stem}.json")
         try:
-            from mpcore import plot
+            from mpcore.app import plot
 
             plot.cost_accuracy(result, out / f"{stem}.png")
             plot.kappa_histogram(result, out / f"{stem}_kappa.png")

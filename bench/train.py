@@ -21,7 +21,7 @@ import numpy as np
 
 import mpcore
 from mpcore import datasets, models
-from mpcore.mlp import MLP, Dense
+from mpcore.networks.mlp import MLP, Dense
 
 HIDDEN = (784, 128)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import mpcore
-from mpcore.cli import main
+from mpcore.app.cli import main
 
 
 def test_formats_command(capsys):
@@ -24,7 +24,7 @@ def test_run_command_on_the_embedded_default(tmp_path, capsys):
 def test_sweep_command_with_files(tmp_path, capsys, rng):
     net = mpcore.MLP([mpcore.Dense(rng.standard_normal((6, 10)), np.zeros(6), "relu"),
                       mpcore.Dense(rng.standard_normal((3, 6)))], name="small")
-    mpcore.models.save(net, tmp_path / "m.npz")
+    mpcore.networks.models.save(net, tmp_path / "m.npz")
     np.savez(tmp_path / "d.npz", x=rng.random((20, 10)), y=rng.integers(0, 3, 20))
     rc = main(["sweep", "--model", str(tmp_path / "m.npz"), "--data", str(tmp_path / "d.npz"), "--low", "bf16",
                "--high", "fp32", "--taus", "0.1", "--estimator", "norm", "--out", str(tmp_path / "o")])
@@ -51,7 +51,7 @@ def test_help_and_module_entry_point():
 
 
 def test_progress_shows_on_a_terminal_by_default_and_no_progress_hides_it(monkeypatch):
-    from mpcore.cli import build_parser
+    from mpcore.app.cli import build_parser
 
     assert build_parser().parse_args(["run"]).progress is None  # sweep decides: shown when stderr is a tty
     assert build_parser().parse_args(["run", "--no-progress"]).progress is False
@@ -77,7 +77,7 @@ def test_sweep_on_embedded_data(tmp_path, capsys):
     import mpcore
 
     model = tmp_path / "tiny_net.npz"
-    mpcore.models.save(mpcore.embedded.default_model(), model)
+    mpcore.networks.models.save(mpcore.app.embedded.default_model(), model)
     assert main(["sweep", "--model", str(model), "--data", "embedded", "--limit", "20", "--taus", "1",
                  "--no-progress", "--out", str(tmp_path / "o")]) == 0
     assert (tmp_path / "o" / "sweep_mnist_relu.csv").exists()  # the stored name
@@ -88,7 +88,7 @@ def test_missing_data_error_names_the_option_and_the_source(monkeypatch, tmp_pat
     model = tmp_path / "m.npz"
     import mpcore
 
-    mpcore.models.save(mpcore.embedded.default_model(), model)
+    mpcore.networks.models.save(mpcore.app.embedded.default_model(), model)
     assert main(["sweep", "--model", str(model), "--data", "mnist", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "MPCORE_DATA" in err and "--data-root" in err and "MNIST" in err

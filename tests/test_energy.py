@@ -1,10 +1,10 @@
-"""The energy model (mpcore.energy) against its published points and its own accounting."""
+"""The energy model (mpcore.networks.energy) against its published points and its own accounting."""
 
 import numpy as np
 import pytest
 
 import mpcore
-from mpcore import energy
+from mpcore.networks import energy
 
 
 def test_the_published_points_are_reproduced_and_interpolation_is_monotone():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import mpcore
-from mpcore import cost
-from mpcore.mlp import predictions
+from mpcore.networks import cost
+from mpcore.networks.mlp import predictions
 
 
 def small_net(rng, activation="relu", **options):

@@ -119,7 +119,7 @@ def test_policies_take_a_score_and_a_budget():
 
 
 def test_static_plan_recomputes_the_planned_neurons_for_every_input():
-    from mpcore.plan import plan_policies, static_plan
+    from mpcore.networks.plan import plan_policies, static_plan
     rng = np.random.default_rng(4)
     net = mpcore.MLP([mpcore.Dense(rng.standard_normal((20, 12)) / 3, rng.standard_normal(20) / 3, "relu"),
                       mpcore.Dense(rng.standard_normal((5, 20)) / 4, None)], weight_format="bf16")

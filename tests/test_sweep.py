@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import mpcore
-from mpcore.mlp import predictions
+from mpcore.networks.mlp import predictions
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_sweep_rows_and_outputs(net_and_data, tmp_path):
     assert (tmp_path / "s.csv").read_text().startswith("label,kind,tau")
     data = json.loads(r.to_json(tmp_path / "s.json"))
     assert data["rows"][3]["tau"] == 1.0 and "selective" in r.table()
-    plot = pytest.importorskip("mpcore.plot")
+    plot = pytest.importorskip("mpcore.app.plot")
     pytest.importorskip("matplotlib")
     plot.cost_accuracy(r, tmp_path / "a.png")
     plot.kappa_histogram(r, tmp_path / "k.png")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import mpcore
-from mpcore.mlp import predictions
+from mpcore.networks.mlp import predictions
 
 distributed = pytest.importorskip("distributed")
 
@@ -29,7 +29,7 @@ def test_sweep_on_a_local_dask_cluster_equals_the_serial_sweep(rng):
 
 
 def test_cli_takes_a_scheduler_address(capsys):
-    from mpcore.cli import main
+    from mpcore.app.cli import main
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         code = main(["run", "--limit", "20", "--taus", "1", "--no-progress", "--scheduler", cluster.scheduler_address,
                      "--out", str(__import__("tempfile").mkdtemp())])

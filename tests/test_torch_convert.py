@@ -1,4 +1,4 @@
-"""mpcore.torch.convert: Linear and convolutions under simulated accumulation."""
+"""mpcore.networks.torch.convert: Linear and convolutions under simulated accumulation."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 
 import mpcore  # noqa: E402
-from mpcore import torch as mt  # noqa: E402
+from mpcore.networks import torch as mt  # noqa: E402
 
 
 def _same(a, b):

@@ -1,20 +1,24 @@
 """mpcore: simulated low-precision accumulation for neural-network inference.
 
-Formats (:mod:`mpcore.formats`), correctly rounded accumulation
-(:func:`matmul`, :func:`dot`, :func:`sum`) and rounding of arrays
+The core (this package's modules): formats (:mod:`mpcore.formats`), correctly rounded
+accumulation (:func:`matmul`, :func:`dot`, :func:`sum`) and rounding of arrays
 (:func:`round`), condition estimators and the selective / ladder layer
 (:func:`selective_linear`, :func:`ladder_linear`), backed by a header-only C++ core.
+Networks on it: :mod:`mpcore.networks` (MLPs, policies, cost, importers, PyTorch).
+The application: :mod:`mpcore.app` (command line, sweeps, plots, datasets).
 """
 
 import warnings as _warnings
 
-from . import _core, datasets, formats, models
+from . import _core, formats
 from ._core import Activation, Estimator, Factor, Format, LadderOptions, MatmulOptions, Order, Rounding, __version__
 from .layer import PreparedLinear
-from .mlp import MLP, Dense, Evaluation, RunResult
+from .app import datasets
+from .app.sweep import sweep
+from .networks import models
+from .networks.mlp import MLP, Dense, Evaluation, RunResult
+from .networks.policy import Ladder, Selective, Uniform
 from .ops import ORDERS, ROUNDING_MODES, dot, kernel, matmul, round, sum
-from .policy import Ladder, Selective, Uniform
-from .sweep import sweep
 from .selective import (ACTIVATIONS, ESTIMATORS, LayerResult, activate, cond_activation, cond_inner, ladder_linear,
                         selective_linear)
 

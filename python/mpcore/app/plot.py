@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from . import formats
+from .. import formats
 from .sweep import SweepResult
 
 

@@ -13,10 +13,10 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .cost import CostTable
-from .formats import FormatLike, get as get_format
-from .mlp import MLP
-from .policy import Ladder, Policy, Selective, Uniform
+from ..networks.cost import CostTable
+from ..formats import FormatLike, get as get_format
+from ..networks.mlp import MLP
+from ..networks.policy import Ladder, Policy, Selective, Uniform
 
 COLUMNS = ["label", "kind", "tau", "accuracy", "agreement", "fraction_high", "relative_cost", "relative_energy",
            "logits_rel_err_mean", "logits_rel_err_max", "fraction_high_per_layer", "seconds"]

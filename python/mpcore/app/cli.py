@@ -11,8 +11,8 @@ from typing import List, Optional
 
 import numpy as np
 
-from . import formats
-from .selective import ESTIMATORS, FACTORS
+from .. import formats
+from ..selective import ESTIMATORS, FACTORS
 
 DEFAULT_TAUS = "1,0.3,0.1,0.03,0.01,1e-3,1e-4"
 
@@ -111,7 +111,7 @@ def _load_data(args) -> tuple:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .models import load_any
+    from ..networks.models import load_any
 
     net = load_any(args.model)
     x, y = _load_data(args)

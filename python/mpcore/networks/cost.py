@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Mapping, Optional, Sequence
 
-from .formats import Format, FormatLike, get as get_format
+from ..formats import Format, FormatLike, get as get_format
 from .policy import Ladder, Policy, Uniform
 
 CostTable = Optional[Mapping[str, float]]

@@ -11,8 +11,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple, Union
 
-from ._core import LadderOptions, MatmulOptions
-from .formats import Format, FormatLike, get as get_format
+from .._core import LadderOptions, MatmulOptions
+from ..formats import Format, FormatLike, get as get_format
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .formats import FormatLike, get as get_format
+from ..formats import FormatLike, get as get_format
 from .mlp import _storage_array
-from .ops import matmul
+from ..ops import matmul
 from .policy import Ladder, Selective
-from .selective import activate
+from ..selective import activate
 
 
 def static_plan(net, x, low: FormatLike, high: FormatLike, budget: float,

@@ -7,8 +7,8 @@ from typing import Tuple
 
 import numpy as np
 
-from . import models
-from .mlp import MLP
+from ..networks import models
+from ..networks.mlp import MLP
 
 DATA = pathlib.Path(__file__).parent / "data"
 

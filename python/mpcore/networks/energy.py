@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from .formats import FormatLike, get as get_format
+from ..formats import FormatLike, get as get_format
 from .policy import Ladder, Policy, Uniform
 
 ADD16_PJ, ADD32_PJ = 0.4, 0.9

@@ -30,11 +30,11 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from .formats import get as get_format
-from .layer import PreparedLinear
-from .ops import matmul
+from ..formats import get as get_format
+from ..layer import PreparedLinear
+from ..ops import matmul
 from .policy import Ladder, Policy, Uniform
-from .selective import ladder_linear
+from ..selective import ladder_linear
 
 __all__ = ["convert", "report"]
 
