@@ -2,7 +2,7 @@
 // nvcc), so the nanobind sources never pass through nvcc.
 #pragma once
 
-#include <mpcore/ladder_options.hpp>
+#include <mpcore/layer/ladder_options.hpp>
 #include <mpcore/matrix.hpp>
 
 namespace mpcore::python::cuda_entry {

@@ -4,20 +4,20 @@
 
 #include <cstddef>
 
-#include "accumulator.hpp"
-#include "activation.hpp"
-#include "bounds.hpp"
-#include "condition.hpp"
+#include "numerics/accumulator.hpp"
+#include "analysis/activation.hpp"
+#include "analysis/bounds.hpp"
+#include "analysis/condition.hpp"
 #include "config.hpp"
-#include "cpu/condition.hpp"
+#include "cpu/numerator.hpp"
 #include "cpu/matmul.hpp"
 #include "cpu/round_array.hpp"
 #include "cpu/ladder.hpp"
-#include "format.hpp"
+#include "numerics/format.hpp"
 #include "matrix.hpp"
 #include "names.hpp"
-#include "random.hpp"
-#include "rounding.hpp"
+#include "numerics/random.hpp"
+#include "numerics/rounding.hpp"
 
 namespace mpcore {
 

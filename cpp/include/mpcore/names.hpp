@@ -6,11 +6,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "accumulator.hpp"
-#include "activation.hpp"
-#include "condition.hpp"
-#include "format.hpp"
-#include "rounding.hpp"
+#include "numerics/accumulator.hpp"
+#include "analysis/activation.hpp"
+#include "analysis/condition.hpp"
+#include "numerics/format.hpp"
+#include "numerics/rounding.hpp"
 
 namespace mpcore {
 

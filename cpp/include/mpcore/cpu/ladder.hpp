@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "../ladder.hpp"
+#include "../layer/ladder.hpp"
 #include "../matrix.hpp"
-#include "condition.hpp"
+#include "numerator.hpp"
 #include "matmul.hpp"
 
 namespace mpcore::cpu {

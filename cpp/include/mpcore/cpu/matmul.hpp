@@ -10,8 +10,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "../accumulator.hpp"
-#include "../matmul_options.hpp"
+#include "../numerics/accumulator.hpp"
+#include "../layer/matmul_options.hpp"
 #include "../matrix.hpp"
 #include "parallel.hpp"
 #include "paths.hpp"

@@ -4,7 +4,7 @@
 
 #include <type_traits>
 
-#include "../matmul_options.hpp"
+#include "../layer/matmul_options.hpp"
 #include "stored.hpp"
 #if !defined(__CUDACC__)  // nvcc's front end lacks GCC's vector extensions
 #include "float32_exact.hpp"

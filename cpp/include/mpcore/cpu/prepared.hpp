@@ -11,7 +11,7 @@
 #include <mutex>
 #include <vector>
 
-#include "../condition.hpp"
+#include "../analysis/condition.hpp"
 #include "../config.hpp"
 #include "parallel.hpp"
 #include "stored.hpp"

@@ -4,8 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "../random.hpp"
-#include "../rounding.hpp"
+#include "../numerics/random.hpp"
+#include "../numerics/rounding.hpp"
 #include "parallel.hpp"
 
 namespace mpcore::cpu {

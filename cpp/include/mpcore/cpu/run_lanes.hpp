@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "../accumulator.hpp"
-#include "../rounding.hpp"
+#include "../numerics/accumulator.hpp"
+#include "../numerics/rounding.hpp"
 #include "paths.hpp"
 #include "prepared.hpp"
 #if !defined(__CUDACC__)

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "../condition.hpp"
-#include "../ladder.hpp"
-#include "../matmul_options.hpp"
+#include "../analysis/condition.hpp"
+#include "../layer/ladder.hpp"
+#include "../layer/matmul_options.hpp"
 #include "../matrix.hpp"
 #include "kernels.cuh"
 #include "plan.hpp"

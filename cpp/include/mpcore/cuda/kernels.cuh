@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "../accumulator.hpp"
+#include "../numerics/accumulator.hpp"
 #include "plan.hpp"
 
 namespace mpcore::cuda {

@@ -23,9 +23,9 @@
 #include <cstring>
 #include <type_traits>
 
-#include "../../accumulator.hpp"
-#include "../../random.hpp"
-#include "../../rounding.hpp"
+#include "../../numerics/accumulator.hpp"
+#include "../../numerics/random.hpp"
+#include "../../numerics/rounding.hpp"
 #include "grids.hpp"
 #include "isa.hpp"
 #include "vector_types.hpp"

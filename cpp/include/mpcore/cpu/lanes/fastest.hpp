@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "../../accumulator.hpp"
-#include "../../format.hpp"
-#include "../../rounding.hpp"
+#include "../../numerics/accumulator.hpp"
+#include "../../numerics/format.hpp"
+#include "../../numerics/rounding.hpp"
 #include "dispatch.hpp"
 #include "isa.hpp"
 

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "../../format.hpp"
-#include "../../rounding.hpp"
+#include "../../numerics/format.hpp"
+#include "../../numerics/rounding.hpp"
 
 namespace mpcore::cpu::simd {
 

@@ -20,8 +20,8 @@ MPCORE_PRAGMA_(GCC target(MPCORE_TARGET_FEATURES))
 #endif
 
 namespace MPCORE_TARGET_NS {
-#include "../../decision-inl.hpp"
-#include "../../mix-inl.hpp"
+#include "../../numerics/decision-inl.hpp"
+#include "../../numerics/mix-inl.hpp"
 #include "helpers-inl.hpp"
 #include "step64-inl.hpp"
 #include "step32-inl.hpp"

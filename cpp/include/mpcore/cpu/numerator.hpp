@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "../condition.hpp"
-#include "../format.hpp"
+#include "../analysis/condition.hpp"
+#include "../numerics/format.hpp"
 #include "../matrix.hpp"
 #include "matmul.hpp"
 

@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "config.hpp"
+#include "../config.hpp"
 
 namespace mpcore {
 

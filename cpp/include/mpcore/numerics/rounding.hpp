@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "config.hpp"
+#include "../config.hpp"
 #include "format.hpp"
 
 namespace mpcore {

@@ -6,9 +6,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "accumulator.hpp"
-#include "format.hpp"
-#include "rounding.hpp"
+#include "../numerics/accumulator.hpp"
+#include "../numerics/format.hpp"
+#include "../numerics/rounding.hpp"
 
 namespace mpcore {
 

@@ -10,9 +10,9 @@
 #include <cmath>
 #include <cstddef>
 
-#include "accumulator.hpp"
-#include "config.hpp"
-#include "rounding.hpp"
+#include "../numerics/accumulator.hpp"
+#include "../config.hpp"
+#include "../numerics/rounding.hpp"
 
 namespace mpcore {
 

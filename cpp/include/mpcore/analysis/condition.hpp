@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "activation.hpp"
-#include "config.hpp"
-#include "format.hpp"
-#include "matrix.hpp"
-#include "rounding.hpp"
+#include "../config.hpp"
+#include "../numerics/format.hpp"
+#include "../matrix.hpp"
+#include "../numerics/rounding.hpp"
 
 namespace mpcore {
 

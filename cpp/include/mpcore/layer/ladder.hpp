@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "activation.hpp"
-#include "bounds.hpp"
-#include "condition.hpp"
+#include "../analysis/activation.hpp"
+#include "../analysis/bounds.hpp"
+#include "../analysis/condition.hpp"
 #include "ladder_options.hpp"
 
 namespace mpcore {

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "activation.hpp"
-#include "condition.hpp"
-#include "format.hpp"
+#include "../analysis/activation.hpp"
+#include "../analysis/condition.hpp"
+#include "../numerics/format.hpp"
 #include "matmul_options.hpp"
 
 namespace mpcore {

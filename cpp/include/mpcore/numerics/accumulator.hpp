@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "config.hpp"
+#include "../config.hpp"
 #include "format.hpp"
 #include "random.hpp"
 #include "rounding.hpp"

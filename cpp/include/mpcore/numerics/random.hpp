@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "config.hpp"
+#include "../config.hpp"
 
 namespace mpcore {
 
