@@ -5,7 +5,7 @@ the full 10,000-image test sets, the networks of bench/models/ (bench/train.py).
 Writes bench/results/paper_<network>.{csv,json,png} and _kappa.png, and a summary
 bench/results/paper_summary.md.
 
-    MPCORE_DATA=../shared/data python bench/paper.py [--limit N] [--estimator exact]
+    MPCORE_DATA=../shared/data python bench/paper.py [--limit N] [--estimator fp32]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ TAUS = [1.0, 0.5, 0.1, 0.05, 0.01, 1e-3, 1e-4]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N test images")
-    ap.add_argument("--estimator", default="exact", choices=mpcore.ESTIMATORS)
+    ap.add_argument("--estimator", default="fp32", choices=mpcore.ESTIMATORS)
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
     out = pathlib.Path(args.out)
@@ -42,7 +42,7 @@ def main() -> None:
         t0 = time.perf_counter()
         result = mpcore.sweep(net, x, y, "fp8_e4m3", "fp16", TAUS, estimator=args.estimator, progress=True)
         seconds = time.perf_counter() - t0
-        stem = f"paper_{net.name}" + ("" if args.estimator == "exact" else f"_{args.estimator}")
+        stem = f"paper_{net.name}" + ("" if args.estimator == "fp32" else f"_{args.estimator}")
         result.to_csv(out / f"{stem}.csv")
         result.to_json(out / f"{stem}.json")
         try:
@@ -62,7 +62,7 @@ def main() -> None:
             summary.append(f"| {r['label']} | {tau} | {r['accuracy']:.4f} | {r['agreement']:.4f} | "
                            f"{r['fraction_high']:.4f} | {r['relative_cost']:.3f} |")
         summary.append("")
-    (out / f"paper_summary{'' if args.estimator == 'exact' else '_' + args.estimator}.md").write_text(
+    (out / f"paper_summary{'' if args.estimator == 'fp32' else '_' + args.estimator}.md").write_text(
         "\n".join(summary) + "\n")
 
 

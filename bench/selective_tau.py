@@ -40,7 +40,7 @@ def main() -> None:
         nz = y_exact != 0
         variants = [(e, False) for e in mpcore.ESTIMATORS]
         if activation == "relu":
-            variants.append(("exact", True))  # the paper's rule plus guard_sign
+            variants.append(("fp32", True))  # the paper's rule plus guard_sign
         for estimator, guard in variants:
             for tau in TAUS:
                 t0 = time.perf_counter()

@@ -11,8 +11,8 @@ static cpu::Path parse_path(const std::string& s, bool& forced) {
   if (s == "auto") return cpu::Path::Generic;
   if (s == "native32") return cpu::Path::NativeFp32;
   if (s == "native64") return cpu::Path::NativeFp64;
-  if (s == "lanes") return cpu::Path::SimulatedLanes;
-  if (s == "lanes32") return cpu::Path::Float32Lanes;
+  if (s == "lanes") return cpu::Path::Lanes;
+  if (s == "lanes32") return cpu::Path::Lanes32;
   if (s == "generic") return cpu::Path::Generic;
   throw std::invalid_argument("unknown kernel path '" + s +
                               "'; valid: 'auto', 'native32', 'native64', 'lanes', 'lanes32', 'generic'");
@@ -35,8 +35,8 @@ static std::string path_name(cpu::Path p) {
   switch (p) {
     case cpu::Path::NativeFp32: return "native32";
     case cpu::Path::NativeFp64: return "native64";
-    case cpu::Path::SimulatedLanes: return "lanes";
-    case cpu::Path::Float32Lanes: return "lanes32";
+    case cpu::Path::Lanes: return "lanes";
+    case cpu::Path::Lanes32: return "lanes32";
     default: return "generic";
   }
 }

@@ -265,7 +265,7 @@ static void bind_ladder_options(nb::module_& m) {
                                                     guard_sign));
           },
           nb::arg("formats"), nb::kw_only(), nb::arg("tau") = 0.0, nb::arg("activation") = "identity",
-          nb::arg("alpha").none() = nb::none(), nb::arg("estimator") = "exact", nb::arg("factor") = "1",
+          nb::arg("alpha").none() = nb::none(), nb::arg("estimator") = "fp32", nb::arg("factor") = "1",
           nb::arg("accumulation").none() = nb::none(), nb::arg("bounds") = true, nb::arg("guard_sign") = false)
       .def_prop_ro("formats",
                    [](const LadderOptions& o) {

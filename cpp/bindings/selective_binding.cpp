@@ -99,7 +99,7 @@ void bind_selective(nb::module_& m) {
         "per-rung counts and the seconds of each phase.");
   m.def("inner_numerator", &numerator, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("estimator"),
         nb::arg("low"), nb::arg("threads").none() = nb::none(), std::get<0>(tables()), std::get<1>(tables()),
-        std::get<2>(tables()), "The numerator |W_i||x| + |b_i| of kappa_v by an estimator ('exact', 'low', 'norm').");
+        std::get<2>(tables()), "The numerator |W_i||x| + |b_i| of kappa_v by an estimator ('fp32', 'low', 'norm').");
   m.def(
       "inner_condition",
       [](Flat numerator, Flat z, OutVector out) {

@@ -35,9 +35,9 @@ from ._options import check_device
 from .formats import Format, FormatLike, get as get_format
 from .scores import SCORES, budget_mask, check_budget, component_scores
 
-ACTIVATIONS = tuple(_core.Activation.__members__)
-ESTIMATORS = tuple(_core.Estimator.__members__)
-FACTORS = tuple(_core.Factor.__members__)
+ACTIVATIONS = tuple(a.name for a in _core.Activation)
+ESTIMATORS = tuple(e.name for e in _core.Estimator)  # canonical names (not the alias "exact")
+FACTORS = tuple(f.name for f in _core.Factor)
 LadderOptions = _core.LadderOptions
 MatmulOptions = _core.MatmulOptions
 
@@ -103,7 +103,7 @@ def ladder_linear(
     tau: Optional[float] = None,
     activation: str = "identity",
     alpha: Optional[float] = None,
-    estimator: str = "exact",
+    estimator: str = "fp32",
     rounding: str = "rne",
     order: str = "sequential",
     block: Optional[int] = None,
@@ -130,7 +130,8 @@ def ladder_linear(
     ``mpcore.matmul(..., acc=formats[k])`` for it, with the same rounding, order and seed.
     Only the chosen components are recomputed.
 
-    estimator: "exact" (|W||x| + |b| in fp32), "low" (the same sum in formats[0]) or "norm"
+    estimator: "fp32" (|W||x| + |b| accumulated in fp32; "exact" is its former name), "low"
+        (the same sum in formats[0]) or "norm"
         (||W_i|| ||x|| + |b_i|). factor: c(n) = 1, sqrt(n) or n ("1", "sqrt", "n").
     alpha: slope of leaky_relu (default 0.01) or scale of elu (default 1).
     bounds: also compute the worst-case and probabilistic error bounds of every z
@@ -271,7 +272,7 @@ def _compute_first_pass(x2, wa, ba, options: LadderOptions) -> FirstPass:
     return FirstPass(z, num, first_pass_key(options) + (tuple(z.shape),))
 
 
-def first_pass(x, w, b=None, *, low: Optional[FormatLike] = None, estimator: str = "exact", rounding: str = "rne",
+def first_pass(x, w, b=None, *, low: Optional[FormatLike] = None, estimator: str = "fp32", rounding: str = "rne",
                order: str = "sequential", block: Optional[int] = None, outer: FormatLike = "fp32",
                seed: Optional[int] = 0, sr_bits: Optional[int] = None, threads: Optional[int] = None,
                options: Optional[LadderOptions] = None) -> FirstPass:
@@ -306,7 +307,7 @@ def selective_linear(x, w, b=None, *, low: FormatLike, high: FormatLike, tau: Op
     return ladder_linear(x, w, b, formats=[low_f, high_f], tau=tau, **options)
 
 
-def cond_inner(x, w, b, z, estimator: str = "exact", low: Optional[FormatLike] = None,
+def cond_inner(x, w, b, z, estimator: str = "fp32", low: Optional[FormatLike] = None,
                threads: Optional[int] = None) -> np.ndarray:
     """kappa_v = (|W_i||x| + |b_i|) / |z_i| per component, the numerator by ``estimator``.
 

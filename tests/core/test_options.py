@@ -21,7 +21,8 @@ def data(rng, batch=5, n=40, out=9):
 def test_names_come_from_the_cpp_enums():
     assert mpcore.ROUNDING_MODES == ("rne", "rna", "rtz", "rup", "rdn", "rto", "sr")
     assert mpcore.ORDERS == ("sequential", "pairwise", "blocked")
-    assert mpcore.ESTIMATORS == ("exact", "low", "norm")
+    assert mpcore.ESTIMATORS == ("fp32", "low", "norm")
+    assert mpcore.LadderOptions(["fp16"], estimator="exact").estimator == mpcore.Estimator.fp32  # the former name
     assert "gelu_tanh" in mpcore.ACTIVATIONS and "elu" in mpcore.ACTIVATIONS
     assert tuple(mpcore.Factor.__members__) == ("1", "sqrt", "n")
 

@@ -27,9 +27,10 @@ static void paths_agree(const Format& acc, Rounding mode, std::size_t batch, std
   o.rounding = mode;
   o.seed = 42;
   o.order = order;
+  o.block = 8;  // blocked order: several blocks and a partial last one
   o.sr_bits = sr_bits;
   std::vector<double> lanes(batch * out), generic(batch * out), threaded(batch * out);
-  const cpu::Path natural = cpu::choose_path<T>(o), sim = cpu::Path::SimulatedLanes, gen_path = cpu::Path::Generic;
+  const cpu::Path natural = cpu::choose_path<T>(o), sim = cpu::Path::Lanes, gen_path = cpu::Path::Generic;
   o.threads = 1;
   cpu::matmul(row_major(x.data(), batch, in), row_major(w.data(), out, in), VectorView<T>{b.data(), out, 1},
               lanes.data(), o, &natural);
@@ -62,12 +63,14 @@ int main() {
       paths_agree<double>(nf.format, m, 3, 64, 9);
       paths_agree<float>(nf.format, m, 5, 37, 19, Order::Pairwise);
       paths_agree<double>(nf.format, m, 3, 64, 9, Order::Pairwise);
+      paths_agree<float>(nf.format, m, 5, 37, 19, Order::Blocked);
+      paths_agree<double>(nf.format, m, 3, 64, 9, Order::Blocked);
     }
   // Stochastic rounding with fewer random bits than, as many as, and more than the
   // remainder has (then the rest come from lo).
   for (const auto& nf : formats::all)
     for (int bits : {1, 7, 29, 45})
-      for (Order order : {Order::Sequential, Order::Pairwise}) {
+      for (Order order : {Order::Sequential, Order::Pairwise, Order::Blocked}) {
         paths_agree<float>(nf.format, Rounding::Stochastic, 4, 53, 33, order, bits);
         paths_agree<double>(nf.format, Rounding::Stochastic, 2, 40, 33, order, bits);
       }

@@ -57,8 +57,9 @@ inline Activation parse_activation(const std::string& s) {
 }
 inline const char* name_of(Activation a) { return kActivationNames[static_cast<int>(a)]; }
 
-inline constexpr const char* kEstimatorNames[] = {"exact", "low", "norm"};
-inline constexpr Estimator kEstimatorValues[] = {Estimator::Exact, Estimator::Low, Estimator::Norm};
+// "exact" is the fp32 estimator's former name, still accepted (after the canonical names).
+inline constexpr const char* kEstimatorNames[] = {"fp32", "low", "norm", "exact"};
+inline constexpr Estimator kEstimatorValues[] = {Estimator::Fp32, Estimator::Low, Estimator::Norm, Estimator::Fp32};
 inline Estimator parse_estimator(const std::string& s) {
   return detail::parse_name("estimator", s, kEstimatorNames, kEstimatorValues);
 }

@@ -104,7 +104,7 @@ def evaluate_point(net: MLP, x, y, policy: Policy, reference_logits, cost_refere
             "seconds": time.perf_counter() - t0}
 
 
-def sweep(net: MLP, x, y, low: FormatLike, high: FormatLike, taus: Sequence[float], *, estimator: str = "exact",
+def sweep(net: MLP, x, y, low: FormatLike, high: FormatLike, taus: Sequence[float], *, estimator: str = "fp32",
           factor: str = "1", guard_sign: bool = False, baselines: Optional[Sequence[FormatLike]] = None,
           executor: Optional[Executor] = None, progress: Optional[bool] = None, cost_table: CostTable = None,
           threads: Optional[int] = None, kappa_tau: Optional[float] = None) -> SweepResult:

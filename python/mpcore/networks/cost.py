@@ -3,7 +3,7 @@
 A layer with batch B, n inputs and m outputs does B*n*m multiply-accumulates.
 Uniform(f) costs B*n*m*cost(f). A selective / ladder layer costs its low pass
 B*n*m*cost(f0), plus its condition estimator, plus n*cost(f_k) for every component
-recomputed in f_k. The estimators cost: "exact" an fp32 matvec (B*n*m*cost(fp32)),
+recomputed in f_k. The estimators cost: "fp32" an fp32 matvec (B*n*m*cost(fp32)),
 "low" a matvec in f0 (B*n*m*cost(f0)), "norm" B*(n+m)*cost(fp32) (the norm of x and
 one multiply-add per component; W's row norms are computed once per network and not
 counted). Scores that need no numerator ("authors", "magnitude", "random") are charged no
@@ -32,7 +32,7 @@ def format_cost(fmt: FormatLike, table: CostTable = None) -> float:
 
 
 def estimator_cost(estimator: str, low: Format, batch: int, n_in: int, n_out: int, table: CostTable = None) -> float:
-    if estimator == "exact":
+    if estimator in ("fp32", "exact"):
         return batch * n_in * n_out * format_cost("fp32", table)
     if estimator == "low":
         return batch * n_in * n_out * format_cost(low, table)

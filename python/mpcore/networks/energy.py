@@ -13,7 +13,7 @@ can do about it)", ISSCC 2014, Fig. 1.1.9: floating-point add 0.4 pJ (16-bit) an
 
 A MAC is one multiply (weight format x activation format: hidden activations of an MLP
 stay fp32, so an "fp8 MAC" there is fp8 x fp32) and one add in the accumulator format.
-A selective layer adds: its estimator ("exact": one fp32 add per term - the products |w x|
+A selective layer adds: its estimator ("fp32": one fp32 add per term - the products |w x|
 are the low pass's own; "low": one add in the low format per term; "norm": n_in + n_out
 fp32 multiply-adds per input), a decision per component (one fp32 multiply and compare),
 (none for a static plan), and for each recomputed component n_in MACs in its format plus a re-read of its weight row
@@ -65,7 +65,7 @@ def layer_energy_pj(policy: Policy, batch: int, n_in: int, n_out: int, counts: S
         estimate = 0.0
     elif score == "oracle":
         estimate = macs * (mul_pj(wf, xf) + add_pj(fmts[-1]))
-    elif policy.estimator == "exact":
+    elif policy.estimator in ("fp32", "exact"):
         estimate = macs * add_pj("fp32")
     elif policy.estimator == "low":
         estimate = macs * add_pj(fmts[0])

@@ -51,7 +51,7 @@ class Ladder:
 
     fmts: Sequence[FormatLike]
     tau: Optional[float] = None
-    estimator: str = "exact"
+    estimator: str = "fp32"
     factor: str = "1"
     guard_sign: bool = False
     rounding: str = "rne"
@@ -79,6 +79,7 @@ class Ladder:
                                 factor=self.factor, guard_sign=self.guard_sign, accumulation=accumulation,
                                 bounds=False)
         object.__setattr__(self, "options", options)
+        object.__setattr__(self, "estimator", options.estimator.name)  # the canonical name ("exact" -> "fp32")
 
     def formats(self) -> Tuple[Format, ...]:
         return tuple(self.options.formats)
@@ -120,7 +121,7 @@ class Selective(Ladder):
     """The paper's policy: ``low`` everywhere, ``high`` where kappa * u_low * c(n) > tau (a
     two-format :class:`Ladder`)."""
 
-    def __init__(self, low: FormatLike, high: FormatLike, tau: Optional[float] = None, estimator: str = "exact",
+    def __init__(self, low: FormatLike, high: FormatLike, tau: Optional[float] = None, estimator: str = "fp32",
                  factor: str = "1", guard_sign: bool = False, **options):
         low_f, high_f = get_format(low, "low"), get_format(high, "high")
         if low_f.u < high_f.u:

@@ -18,7 +18,8 @@
 namespace mpcore {
 
 enum class Estimator : int {
-  Exact = 0,  // |W||x| + |b| accumulated in fp32 (non-negative terms: accurate)
+  Fp32 = 0,   // "fp32": |W||x| + |b| accumulated in fp32 (non-negative terms: accurate; called
+              // "exact" before, a name still accepted)
   Low = 1,    // the same sum accumulated in the low format (cheap; may stagnate or overflow)
   Norm = 2,   // ||W_i||_2 ||x||_2 + |b_i| (Cauchy-Schwarz upper bound; O(in + out) per input)
 };

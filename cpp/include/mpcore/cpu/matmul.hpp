@@ -55,7 +55,7 @@ XDigest x_digest(const std::vector<T>& xs, Path chosen) {
   XDigest d;
 #if !defined(__CUDACC__)
   if constexpr (std::is_same_v<T, float>) {
-    d.binary32 = chosen == Path::Float32Lanes;
+    d.binary32 = chosen == Path::Lanes32;
     if (d.binary32) d.digest = digest(xs.data(), xs.size());
   }
 #endif
@@ -89,11 +89,11 @@ class PanelCursor {
       }
       panel_ = buffer_.data();
     }
-    path_ = chosen_ == Path::Float32Lanes ? Path::SimulatedLanes : chosen_;
+    path_ = chosen_ == Path::Lanes32 ? Path::Lanes : chosen_;
 #if !defined(__CUDACC__)
     if constexpr (std::is_same_v<T, float>) {
       if (x_.binary32 && products_exact_in_float32(x_.digest, packed_ ? packed_->digests[p] : digest(panel_, size)))
-        path_ = Path::Float32Lanes;
+        path_ = Path::Lanes32;
     }
 #endif
     return panel_;
@@ -123,7 +123,7 @@ void panel_rows(Path path, const T* panel, const std::vector<T>& xs, std::size_t
     for (std::size_t l = 0; l < L; ++l) index[l] = r * out + i0 + l;
 #if !defined(__CUDACC__)
     if constexpr (std::is_same_v<T, float>) {
-      if (path == Path::Float32Lanes && acc.order != Order::Blocked && r + 1 < r1) {
+      if (path == Path::Lanes32 && acc.order != Order::Blocked && r + 1 < r1) {
         std::uint64_t index2[2 * kLanes];
         for (std::size_t l = 0; l < 2 * L; ++l) index2[l] = (r + l / L) * out + i0 + l % L;
         const float* rows[2] = {xr, xr + n};

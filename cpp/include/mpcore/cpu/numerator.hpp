@@ -31,7 +31,7 @@ inline void inner_numerator(const StoredMatrix& x, const PreparedLinear& layer, 
   }
   // The operands read as magnitudes while each panel is packed: no copy of |x|, |W| or |b|.
   MatmulOptions o;
-  o.acc = e == Estimator::Exact ? formats::fp32 : low;
+  o.acc = e == Estimator::Fp32 ? formats::fp32 : low;
   o.threads = threads;
   matmul_packed(magnitudes(x), magnitudes(w), magnitudes(b), out, o, nullptr, layer.magnitude_panels(threads));
 }

@@ -177,16 +177,16 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
       // The sequential sum of terms [j0, j0 + len) from zero into t.
       auto sum_lanes = [&](std::size_t j0, std::size_t len, double* t) {
         if constexpr (std::is_same_v<T, float>) {
-          if (path == Path::Float32Lanes)
+          if (path == Path::Lanes32)
             return simd::lanes32(src.xr + j0, src.panel + j0 * kLanes, len, acc.acc, acc.seed, index, t, j0);
         }
         simd::lanes(src.xr + j0, src.panel + j0 * kLanes, len, acc.acc, acc.seed, index, t, j0);
       };
       if (acc.order == Order::Pairwise) {
         if constexpr (std::is_same_v<T, float>) {
-          if (path == Path::Float32Lanes) simd::pairwise_lanes32(src.xr, src.panel, n, acc, index, s);
+          if (path == Path::Lanes32) simd::pairwise_lanes32(src.xr, src.panel, n, acc, index, s);
         }
-        if (path != Path::Float32Lanes) simd::pairwise_lanes(src.xr, src.panel, n, acc, index, s);
+        if (path != Path::Lanes32) simd::pairwise_lanes(src.xr, src.panel, n, acc, index, s);
       } else if (acc.order == Order::Blocked) {
         blocked_lanes(sum_lanes, n, acc, index, bias, lanes, out);
         return;

@@ -133,7 +133,7 @@ class LadderBackend {
       norm_numerator(xv_, wv_, bv_, num);
       return;
     }
-    const Accumulation est = make_accumulation(e == Estimator::Exact ? formats::fp32 : low, Rounding::NearestEven);
+    const Accumulation est = make_accumulation(e == Estimator::Fp32 ? formats::fp32 : low, Rounding::NearestEven);
     const Launch g = launch_for(rows() * outputs());
     numerator_kernel<T><<<g.blocks, g.threads>>>(L_.x.get(), L_.wt.get(), L_.b.get(), L_.batch, L_.n, L_.out, est,
                                                  sums_.get());

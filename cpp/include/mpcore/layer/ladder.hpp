@@ -101,7 +101,7 @@ void finish(Backend& be, const LadderOptions& o, const std::vector<double>& nume
   std::vector<double> sum_abs;
   if (o.bounds && out.bound) {
     sum_abs = numerator;
-    if (o.estimator != Estimator::Exact) be.numerator(Estimator::Exact, o.formats[0], sum_abs.data());
+    if (o.estimator != Estimator::Fp32) be.numerator(Estimator::Fp32, o.formats[0], sum_abs.data());
   }
   // fp32 sums of non-negative terms: S <= S_fp32 / (1 - gamma_m(2^-24)).
   const double s_scale = 1.0 / (1.0 - gamma(static_cast<double>(n) + 1, formats::fp32.unit_roundoff()));

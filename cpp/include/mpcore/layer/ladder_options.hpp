@@ -21,7 +21,7 @@ struct LadderOptions {
   double tau = 0.0;              // tolerance on kappa * u * c(n); 0 recomputes everything
   Activation activation = Activation::Identity;
   std::optional<double> alpha;   // slope of leaky_relu, scale of elu (none: default_alpha)
-  Estimator estimator = Estimator::Exact;
+  Estimator estimator = Estimator::Fp32;
   Factor factor = Factor::One;
   MatmulOptions accumulation;    // rounding, order, block, outer, seed, sr_bits, threads of every
                                  // rung (its acc is replaced by each rung's format; estimators use RNE)

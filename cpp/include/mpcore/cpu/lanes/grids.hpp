@@ -32,22 +32,22 @@ struct Float64Grid {
 };
 
 inline Float64Grid float64_grid(const Rounder& R) {
-  Float64Grid k;
-  k.shift = R.normal_shift;
-  k.nbits = R.sr_bits;
-  k.emin_field = R.emin + 1023;
-  k.min_bits = R.subnormals ? 0 : k.emin_field << 52;
-  k.max_bits = static_cast<std::int64_t>(R.max_bits);
+  Float64Grid grid;
+  grid.shift = R.normal_shift;
+  grid.nbits = R.sr_bits;
+  grid.emin_field = R.emin + 1023;
+  grid.min_bits = R.subnormals ? 0 : grid.emin_field << 52;
+  grid.max_bits = static_cast<std::int64_t>(R.max_bits);
   const double q = std::ldexp(1.0, R.emin - R.precision + 1);
-  k.q_bits = static_cast<std::int64_t>(detail::to_bits(q));
-  k.two_q_bits = static_cast<std::int64_t>(detail::to_bits(2 * q));
-  k.half_q_bits = static_cast<std::int64_t>(detail::to_bits(q / 2));
-  k.three_half_q_bits = static_cast<std::int64_t>(detail::to_bits(1.5 * q));
-  k.rne_offset = (static_cast<std::int64_t>(53 - R.precision) << 52) | (std::int64_t{1} << 51);
-  k.rne_c_min = (static_cast<std::int64_t>(R.emin - R.precision + 53 + 1023) << 52) | (std::int64_t{1} << 51);
+  grid.q_bits = static_cast<std::int64_t>(detail::to_bits(q));
+  grid.two_q_bits = static_cast<std::int64_t>(detail::to_bits(2 * q));
+  grid.half_q_bits = static_cast<std::int64_t>(detail::to_bits(q / 2));
+  grid.three_half_q_bits = static_cast<std::int64_t>(detail::to_bits(1.5 * q));
+  grid.rne_offset = (static_cast<std::int64_t>(53 - R.precision) << 52) | (std::int64_t{1} << 51);
+  grid.rne_c_min = (static_cast<std::int64_t>(R.emin - R.precision + 53 + 1023) << 52) | (std::int64_t{1} << 51);
   const std::int64_t c_limit = (static_cast<std::int64_t>(1994 + R.precision) << 52) - 1;  // field + 53 - p <= 2046
-  k.rne_limit = k.max_bits < c_limit ? k.max_bits : c_limit;
-  return k;
+  grid.rne_limit = grid.max_bits < c_limit ? grid.max_bits : c_limit;
+  return grid;
 }
 
 // Whether the vector kernel handles this format and mode (the scalar kernels handle the
@@ -98,22 +98,22 @@ inline Float32Grid float32_grid(const Rounder& R) {
     return b;
   };
   const float q = std::ldexp(1.0f, R.emin - R.precision + 1);
-  Float32Grid k;
-  k.spacing = 25 - R.precision;
-  k.emin_field = R.emin + 127;
-  k.max_bits = bits_of(static_cast<float>(R.max_finite));
-  k.q_bits = bits_of(q);
-  k.two_q_bits = bits_of(2 * q);
-  k.m_half_q = 2 * bits_of(q / 2);
-  k.m_q = 2 * k.q_bits;
-  k.m_three_half_q = 2 * bits_of(1.5f * q);
-  k.rne_offset = ((24 - R.precision) << 23) | 0x400000;
-  k.rne_c_min = ((R.emin - R.precision + 24 + 127) << 23) | 0x400000;
+  Float32Grid grid;
+  grid.spacing = 25 - R.precision;
+  grid.emin_field = R.emin + 127;
+  grid.max_bits = bits_of(static_cast<float>(R.max_finite));
+  grid.q_bits = bits_of(q);
+  grid.two_q_bits = bits_of(2 * q);
+  grid.m_half_q = 2 * bits_of(q / 2);
+  grid.m_q = 2 * grid.q_bits;
+  grid.m_three_half_q = 2 * bits_of(1.5f * q);
+  grid.rne_offset = ((24 - R.precision) << 23) | 0x400000;
+  grid.rne_c_min = ((R.emin - R.precision + 24 + 127) << 23) | 0x400000;
   const std::int32_t c_limit = ((231 + R.precision) << 23) - 1;  // v's field + 24 - p <= 254
-  k.rne_limit = k.max_bits < c_limit ? k.max_bits : c_limit;
-  k.nbits = R.sr_bits;
-  k.sr_scale = std::ldexp(1.0, -R.sr_bits);
-  return k;
+  grid.rne_limit = grid.max_bits < c_limit ? grid.max_bits : c_limit;
+  grid.nbits = R.sr_bits;
+  grid.sr_scale = std::ldexp(1.0, -R.sr_bits);
+  return grid;
 }
 
 }  // namespace mpcore::cpu::simd

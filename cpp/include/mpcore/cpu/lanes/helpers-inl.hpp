@@ -104,21 +104,21 @@ __attribute__((always_inline)) inline void random32(const Keys32<W>& key, std::u
 // target's spacing at v (at least q): the container's own addition then rounds v + c on the
 // target's grid, and with two spare bits (p <= P - 2) that second rounding is correct
 // (Boldo-Melquiond, "Emulation of FMA and correctly rounded sums: proved algorithms using
-// rounding to odd", IEEE TC 2008). The grid k supplies c's exponent offset and floor
+// rounding to odd", IEEE TC 2008). The grid supplies c's exponent offset and floor
 // (rne_offset, rne_c_min); opposite is -1 where lo's sign differs from hi's. Integer adds
 // are unsigned (wrap-around defined); compares are signed (exact: magnitudes lie below the
 // sign bit). odd: the round-to-odd bits (the caller marks lanes beyond its limits).
 template <class Vf, class Vi, class Vu, class Grid>
 __attribute__((always_inline)) inline void nearest_even_by_odd(const Vf& hi, const Vf& lo, const Vi& opposite,
-                                                               const Grid& k, Vi& odd, Vf& sum) {
+                                                               const Grid& grid, Vi& odd, Vf& sum) {
   typedef std::decay_t<decltype(Vu{}[0])> Bits;
   constexpr Bits sign_bit = Bits{1} << (8 * sizeof(Bits) - 1);
   constexpr Bits exponent_field = sizeof(Bits) == 8 ? Bits(0x7ff0000000000000ull) : Bits(0x7f800000u);
   const Vu hb = (Vu)hi;
   const Vi nonzero = lo != 0;
   odd = (Vi)((hb + (Vu)(opposite & nonzero)) | (Vu)(nonzero & 1));
-  const Vi c_bits = (Vi)(((Vu)odd & exponent_field) + (Vu)(Vi{} + k.rne_offset));
-  const Vf c = (Vf)(c_bits > k.rne_c_min ? c_bits : k.rne_c_min);
+  const Vi c_bits = (Vi)(((Vu)odd & exponent_field) + (Vu)(Vi{} + grid.rne_offset));
+  const Vf c = (Vf)(c_bits > grid.rne_c_min ? c_bits : grid.rne_c_min);
   const Vf rounded = ((Vf)odd + c) - c;
   sum = (Vf)((Vu)rounded | ((Vu)odd & sign_bit));  // the sign of a zero result
 }

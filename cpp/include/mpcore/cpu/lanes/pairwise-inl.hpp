@@ -16,10 +16,10 @@ struct Container64 {
   typedef double scalar;
   static constexpr int width = W, G = static_cast<int>(kWidth) / W;
   static constexpr Rounding mode = Mode;
-  Float64Grid k;
+  Float64Grid grid;
   typename V<W>::u key[G];
 
-  Container64(const Rounder& R, std::uint64_t seed, const std::uint64_t* index) : k(float64_grid(R)) {
+  Container64(const Rounder& R, std::uint64_t seed, const std::uint64_t* index) : grid(float64_grid(R)) {
     for (int g = 0; g < G; ++g)
       for (int l = 0; l < W; ++l) key[g][l] = Mode == Rounding::Stochastic ? stream_key(seed, index[g * W + l]) : 0;
   }
@@ -32,8 +32,8 @@ struct Container64 {
   __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t step, int g, mark& special,
                                           vec& sum) const {
     typename V<W>::u rnd = typename V<W>::u{};
-    if constexpr (Mode == Rounding::Stochastic) random_bits<W>(key[g], step, static_cast<int>(k.nbits), rnd);
-    add64<Mode, W, Exact>(a, b, rnd, k, special, sum);
+    if constexpr (Mode == Rounding::Stochastic) random_bits<W>(key[g], step, static_cast<int>(grid.nbits), rnd);
+    add64<Mode, W, Exact>(a, b, rnd, grid, special, sum);
   }
   // The random bits of a step of lane l of group g (stochastic rounding only).
   std::uint64_t bits(int g, int l, std::uint64_t step) const {
@@ -53,10 +53,10 @@ struct Container32 {
   typedef float scalar;  // exact scalar results (values of the format, inf, NaN) are binary32 numbers
   static constexpr int width = W, G = static_cast<int>(kWidth) / W;
   static constexpr Rounding mode = Mode;
-  Float32Grid k;
+  Float32Grid grid;
   Keys32<W> key[G];
 
-  Container32(const Rounder& R, std::uint64_t seed, const std::uint64_t* index) : k(float32_grid(R)) {
+  Container32(const Rounder& R, std::uint64_t seed, const std::uint64_t* index) : grid(float32_grid(R)) {
     for (int g = 0; g < G; ++g) keys32<Mode, W>(seed, index + g * W, key[g]);
   }
   __attribute__((always_inline)) void product(const float* xr, const float* panel, std::size_t j, int g,
@@ -69,8 +69,8 @@ struct Container32 {
   __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t step, int g, mark& special,
                                           vec& sum) const {
     Random32<W> rnd;
-    random32<Mode, W>(key[g], step, k.nbits, rnd);
-    add32<Mode, W, Exact>(a, b, k, rnd, special, sum);
+    random32<Mode, W>(key[g], step, grid.nbits, rnd);
+    add32<Mode, W, Exact>(a, b, grid, rnd, special, sum);
   }
   std::uint64_t bits(int g, int l, std::uint64_t step) const {
     return Mode == Rounding::Stochastic ? stream_bits(key[g].half[l / (W / 2)][l % (W / 2)], step) : 0;

@@ -13,7 +13,7 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
   typedef typename V<W>::u vu;
   typedef typename V<W>::i vi;
   constexpr int G = static_cast<int>(kWidth) / W;
-  const Float64Grid k = float64_grid(R);
+  const Float64Grid grid = float64_grid(R);
   vu key[G];
   vd s[G];
   for (int g = 0; g < G; ++g) {
@@ -39,8 +39,8 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
         p *= xj;
         opaque(p);  // never fused into the TwoSum below
         vu rnd = vu{};
-        if constexpr (Mode == Rounding::Stochastic) random_bits<W>(key[g], j + step0, k.nbits, rnd);
-        add64<Mode, W>(s[g], p, rnd, k, special[g], s[g]);
+        if constexpr (Mode == Rounding::Stochastic) random_bits<W>(key[g], j + step0, grid.nbits, rnd);
+        add64<Mode, W>(s[g], p, rnd, grid, special[g], s[g]);
       }
     }
     vi any = special[0];
@@ -51,11 +51,11 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
       for (std::size_t lane = 0; lane < kWidth; ++lane) {
         const int g = static_cast<int>(lane) / W, l = static_cast<int>(lane) % W;
         if (!special[g][l]) continue;  // lanes are independent: the others are exact
-        const std::uint64_t k = Mode == Rounding::Stochastic ? key[g][l] : 0;
+        const std::uint64_t lane_key = Mode == Rounding::Stochastic ? key[g][l] : 0;
         double v = start[g][l];
         for (std::size_t j = j0; j < j1; ++j) {
           const double p = ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + lane]), static_cast<double>(xr[j]));
-          v = add_rounded(v, p, r, Mode == Rounding::Stochastic ? stream_bits(k, j + step0) : 0);
+          v = add_rounded(v, p, r, Mode == Rounding::Stochastic ? stream_bits(lane_key, j + step0) : 0);
         }
         s[g][l] = v;
       }
@@ -76,7 +76,7 @@ __attribute__((always_inline)) inline void lanes32_body(const float* const* xr, 
   typedef typename V32<W>::f vf;
   typedef typename V32<W>::i vi;
   constexpr int G = static_cast<int>(kWidth) / W;
-  const Float32Grid k = float32_grid(R);
+  const Float32Grid grid = float32_grid(R);
   Rounder r = R;
   r.mode = Mode;
   Keys32<W> key[Rows][G];
@@ -104,8 +104,8 @@ __attribute__((always_inline)) inline void lanes32_body(const float* const* xr, 
           vf p = w * xr[row][j];  // exact (the caller proved it)
           opaque(p);
           Random32<W> rnd;
-          random32<Mode, W>(key[row][g], j + step0, k.nbits, rnd);
-          add32<Mode, W>(s[row][g], p, k, rnd, special[row], s[row][g]);
+          random32<Mode, W>(key[row][g], j + step0, grid.nbits, rnd);
+          add32<Mode, W>(s[row][g], p, grid, rnd, special[row], s[row][g]);
         }
       }
     }

@@ -32,7 +32,7 @@
 template <int W>
 __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
     const typename V32<W>::f& hi, const typename V32<W>::f& lo, const typename V32<W>::u& m,
-    const typename V32<W>::u& unit, const typename V32<W>::i& tiny, const Float32Grid& k, const Random32<W>& rnd,
+    const typename V32<W>::u& unit, const typename V32<W>::i& tiny, const Float32Grid& grid, const Random32<W>& rnd,
     typename V32<W>::i& special) {
   typedef typename V32<W>::f vf;
   typedef typename V32<W>::u vu;
@@ -41,9 +41,9 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
   typedef typename V32<W / 2>::i vi_half;
   const vu hb = (vu)hi;
   const vu down = m & ~(unit - 1);  // toward zero
-  const vi at_least_q = (vi)m >= k.m_q;
-  const vu base_bits = tiny ? (vu)(at_least_q & k.q_bits) : down >> 1;
-  const vu next_bits = tiny ? (vu)(at_least_q ? k.two_q_bits : k.q_bits) : (down + unit) >> 1;
+  const vi at_least_q = (vi)m >= grid.m_q;
+  const vu base_bits = tiny ? (vu)(at_least_q & grid.q_bits) : down >> 1;
+  const vu next_bits = tiny ? (vu)(at_least_q ? grid.two_q_bits : grid.q_bits) : (down + unit) >> 1;
   const vf base = (vf)base_bits, next = (vf)next_bits;
   const vf d1 = (vf)(hb & 0x7fffffffu) - base;          // exact
   const vf lo_rel = (vf)((vu)lo ^ (hb & 0x80000000u));  // lo, signed relative to |hi|
@@ -56,7 +56,7 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
   for (int h = 0; h < 2; ++h) {
     const vd D = dd1[h] + dlo[h];
     const vd r = (vd)(rnd.half[h] | 0x4330000000000000ull) - 4503599627370496.0 + 1.0;  // rnd + 1, exact
-    up_half[h] = __builtin_convertvector(r * (dsp[h] * k.sr_scale) <= D, vi_half);
+    up_half[h] = __builtin_convertvector(r * (dsp[h] * grid.sr_scale) <= D, vi_half);
   }
   vi up;
   if constexpr (W == 4) {
@@ -66,7 +66,7 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
   } else {
     up = __builtin_shufflevector(up_half[0], up_half[1], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   }
-  special |= (vi)next_bits > k.max_bits;
+  special |= (vi)next_bits > grid.max_bits;
   return up ? next_bits : base_bits;
 }
 
@@ -77,7 +77,7 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
 // rnd: the random bits (stochastic rounding only).
 template <Rounding Mode, int W, bool Exact = false>
 __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, const typename V32<W>::f& b,
-                                                 const Float32Grid& k, const Random32<W>& rnd,
+                                                 const Float32Grid& grid, const Random32<W>& rnd,
                                                  typename V32<W>::i& special, typename V32<W>::f& sum) {
   static_assert(Mode != Rounding::Downward, "rounding downward uses the binary64 kernel");
   typedef typename V32<W>::f vf;
@@ -90,8 +90,8 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   if constexpr (Mode == Rounding::NearestEven) {
     // p <= 22 (supports_float32()); c's floor makes its ulp at least q.
     vi odd;
-    nearest_even_by_odd<vf, vi, vu>(hi, lo, opposite, k, odd, sum);
-    special |= (odd & 0x7fffffff) > k.rne_limit;  // above max_finite, or c would overflow
+    nearest_even_by_odd<vf, vi, vu>(hi, lo, opposite, grid, odd, sum);
+    special |= (odd & 0x7fffffff) > grid.rne_limit;  // above max_finite, or c would overflow
     return;
   }
   // The other modes round m = 2|hi| +- 1 as an integer (see the top of this file).
@@ -101,8 +101,8 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   const vi side = (opposite | 1) & (lo != 0);  // sign of (exact - hi) relative to |hi|
   const vu m = (hb << 1) + (vu)side;
   const vi field = (vi)(m >> 24);
-  const vi below = k.emin_field - (field > 1 ? field : 1);
-  const vi shift_raw = k.spacing + (below > 0 ? below : 0);
+  const vi below = grid.emin_field - (field > 1 ? field : 1);
+  const vi shift_raw = grid.spacing + (below > 0 ? below : 0);
   // From 24 on, the spacing reaches the binade's width: |exact| < 2q (q the smallest
   // subnormal) and the candidates are 0, q and 2q; compares with the m of q/2, q and
   // 3q/2 (m is monotone in |exact|) decide, as the mask rounding cannot.
@@ -111,7 +111,7 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   const vu unit = (vu{} + 1) << (vu)shift;  // target spacing in m
   vu magnitude;
   if constexpr (Mode == Rounding::Stochastic) {
-    magnitude = stochastic_step32<W>(hi, lo, m, unit, tiny, k, rnd, special);
+    magnitude = stochastic_step32<W>(hi, lo, m, unit, tiny, grid, rnd, special);
   } else {
     const vu mask = unit - 1, rem = m & mask, half = unit >> 1;
     const vi mi = (vi)m, negative = (vi)hb < 0;
@@ -125,17 +125,17 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
     const vu rounded = (m & ~mask) + ((vu)rounds_away<Mode>(g) & unit);
     TinyPosition<vi> t;
     t.nonzero = mi != 0;
-    t.from_half_q = mi >= k.m_half_q;
-    t.above_half_q = mi > k.m_half_q;
-    t.from_q = mi >= k.m_q;
-    t.above_q = mi > k.m_q;
-    t.from_three_half_q = mi >= k.m_three_half_q;
+    t.from_half_q = mi >= grid.m_half_q;
+    t.above_half_q = mi > grid.m_half_q;
+    t.from_q = mi >= grid.m_q;
+    t.above_q = mi > grid.m_q;
+    t.from_three_half_q = mi >= grid.m_three_half_q;
     t.negative = negative;
     vi to_q, to_2q;
     tiny_rounding<Mode>(t, to_q, to_2q);
-    const vi small = to_2q ? k.two_q_bits : (to_q & k.q_bits);
+    const vi small = to_2q ? grid.two_q_bits : (to_q & grid.q_bits);
     magnitude = tiny ? (vu)small : rounded >> 1;
-    special |= (vi)magnitude > k.max_bits;
+    special |= (vi)magnitude > grid.max_bits;
   }
   sum = (vf)(magnitude | (hb & 0x80000000u));
 }

@@ -19,13 +19,13 @@
 template <int W>
 __attribute__((always_inline)) inline typename V<W>::i stochastic_up64(
     const typename V<W>::u& m, const typename V<W>::u& hb, const typename V<W>::u& lb, const typename V<W>::i& sticky,
-    const typename V<W>::i& dd, const typename V<W>::u& rem, const typename V<W>::u& rnd, const Float64Grid& k,
+    const typename V<W>::i& dd, const typename V<W>::u& rem, const typename V<W>::u& rnd, const Float64Grid& grid,
     typename V<W>::i& special) {
   typedef typename V<W>::d vd;
   typedef typename V<W>::u vu;
   typedef typename V<W>::i vi;
   const vi field_eff = (vi)(m >> 52) - (vi)((m >> 52) == 0);  // max(field, 1): compares give -1
-  const vi right = dd - k.nbits, left = k.nbits - dd;
+  const vi right = dd - grid.nbits, left = grid.nbits - dd;
   const vi more = left > 0;
   const vi left0 = left & more;
   // 2^(left - ulp exponent of m); out of binary64's range the lane is special (below).
@@ -48,19 +48,19 @@ template <Rounding Mode, int W>
 __attribute__((always_inline)) inline typename V<W>::u tiny_magnitude64(const typename V<W>::i& mi,
                                                                         const typename V<W>::i& sticky,
                                                                         const typename V<W>::i& negative,
-                                                                        const Float64Grid& k) {
+                                                                        const Float64Grid& grid) {
   typedef typename V<W>::i vi;
   TinyPosition<vi> t;
   t.nonzero = (mi != 0) | sticky;
-  t.from_half_q = mi >= k.half_q_bits;
-  t.above_half_q = (mi > k.half_q_bits) | ((mi == k.half_q_bits) & sticky);
-  t.from_q = mi >= k.q_bits;
-  t.above_q = (mi > k.q_bits) | ((mi == k.q_bits) & sticky);
-  t.from_three_half_q = mi >= k.three_half_q_bits;
+  t.from_half_q = mi >= grid.half_q_bits;
+  t.above_half_q = (mi > grid.half_q_bits) | ((mi == grid.half_q_bits) & sticky);
+  t.from_q = mi >= grid.q_bits;
+  t.above_q = (mi > grid.q_bits) | ((mi == grid.q_bits) & sticky);
+  t.from_three_half_q = mi >= grid.three_half_q_bits;
   t.negative = negative;
   vi to_q, to_2q;
   tiny_rounding<Mode>(t, to_q, to_2q);
-  return (typename V<W>::u)(to_2q ? k.two_q_bits : (to_q & k.q_bits));
+  return (typename V<W>::u)(to_2q ? grid.two_q_bits : (to_q & grid.q_bits));
 }
 
 // sum = round(a + b) in every lane (sum may be a or b); marks in `special` the lanes the
@@ -68,7 +68,7 @@ __attribute__((always_inline)) inline typename V<W>::u tiny_magnitude64(const ty
 // Exact: the caller knows a + b is exact in binary64, so lo = 0.
 template <Rounding Mode, int W, bool Exact = false>
 __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, const typename V<W>::d& b,
-                                                 const typename V<W>::u& rnd, const Float64Grid& k,
+                                                 const typename V<W>::u& rnd, const Float64Grid& grid,
                                                  typename V<W>::i& special, typename V<W>::d& sum) {
   typedef typename V<W>::d vd;
   typedef typename V<W>::u vu;
@@ -79,10 +79,10 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
   if constexpr (Mode == Rounding::NearestEven) {
     // p <= 51 (supports()); c's floor makes its ulp at least q.
     vi odd;
-    nearest_even_by_odd<vd, vi, vu>(hi, lo, (vi)(hb ^ lb) < 0, k, odd, sum);
+    nearest_even_by_odd<vd, vi, vu>(hi, lo, (vi)(hb ^ lb) < 0, grid, odd, sum);
     const vi magnitude = odd & 0x7fffffffffffffffll;
     // Above max_finite or where c would overflow; below 2^emin without subnormals.
-    special |= (magnitude > k.rne_limit) | ((magnitude < k.min_bits) & (magnitude != 0));
+    special |= (magnitude > grid.rne_limit) | ((magnitude < grid.min_bits) & (magnitude != 0));
     return;
   }
   const vu sign = hb & 0x8000000000000000ull;
@@ -95,8 +95,8 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
   // binary64's subnormals (field 0, spacing of field 1) dd is off by one, but it is above 51
   // there for every format supports() admits, so those sums are decided by the compares
   // with q, 2q below, not by dd.
-  const vi below = k.emin_field - (vi)(m >> 52);
-  const vi dd_raw = k.shift + (below & (below > 0));
+  const vi below = grid.emin_field - (vi)(m >> 52);
+  const vi dd_raw = grid.shift + (below & (below > 0));
   const vi dd = dd_raw - ((dd_raw - 52) & (dd_raw > 52));  // min(dd_raw, 52): shifts stay defined
   const vu one = vu{} + 1;
   const vu mask = (one << (vu)dd) - 1, half = one << (vu)(dd - 1);
@@ -104,7 +104,7 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
   const vi negative = (vi)sign != 0;
   vi up;
   if constexpr (Mode == Rounding::Stochastic) {
-    up = stochastic_up64<W>(m, hb, lb, sticky, dd, rem, rnd, k, special);
+    up = stochastic_up64<W>(m, hb, lb, sticky, dd, rem, rnd, grid, special);
   } else {
     const vi srem = (vi)rem, shalf = (vi)half;
     GridPosition<vi> g;
@@ -119,7 +119,7 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
   // From dd = 52 on the spacing reaches the binade's width: |exact| < 2q.
   const vi tiny = dd_raw > 51;
   if constexpr (Mode != Rounding::Stochastic) {
-    res = tiny ? tiny_magnitude64<Mode, W>((vi)m, sticky, negative, k) : res;
+    res = tiny ? tiny_magnitude64<Mode, W>((vi)m, sticky, negative, grid) : res;
   } else {
     special |= tiny;
   }
@@ -127,7 +127,7 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
   // An exact zero sum (m = 0, no lo) comes out as hi's zero, which is right except for
   // the sign rule of rounding downward; a nonzero sum below 2^-1074 (m = 0 with lo) is special.
   const vi zero = (vi)m == 0;
-  special |= (((vi)m < k.min_bits) & ~zero) | ((vi)res > k.max_bits) | (zero & sticky);
+  special |= (((vi)m < grid.min_bits) & ~zero) | ((vi)res > grid.max_bits) | (zero & sticky);
   if constexpr (Mode == Rounding::Downward) special |= zero;
   sum = (vd)(res | sign);
 }
