@@ -23,11 +23,10 @@ import time
 import numpy as np
 
 import mpcore
-from mpcore import datasets, models
+from mpcore import datasets
 from mpcore.networks.plan import plan_policies, static_plan
 
-HERE = pathlib.Path(__file__).parent
-NETWORKS = [("mnist", "relu"), ("mnist", "tanh"), ("fashion-mnist", "relu"), ("fashion-mnist", "tanh")]
+from trained import HERE, networks_with_test_sets  # noqa: E402 (bench/ is the script's folder)
 BUDGETS = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]
 SCORES = ["kappa", "margin", "authors", "magnitude", "random", "oracle", "static plan"]
 PLAN_IMAGES = 5000  # training images the static plan is chosen on
@@ -49,11 +48,7 @@ def main() -> None:
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for dataset, activation in NETWORKS:
-        net = models.load(HERE / "models" / f"{dataset}_{activation}.npz")
-        x, y = datasets.load(dataset, "test")
-        if args.limit:
-            x, y = x[: args.limit], y[: args.limit]
+    for dataset, net, x, y in networks_with_test_sets(args.limit):
         t0 = time.perf_counter()
         ref = net.reference_logits(x)
         base = {"network": net.name, "images": len(x)}

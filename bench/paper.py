@@ -15,10 +15,8 @@ import pathlib
 import time
 
 import mpcore
-from mpcore import datasets, models
 
-HERE = pathlib.Path(__file__).parent
-NETWORKS = [("mnist", "relu"), ("mnist", "tanh"), ("fashion-mnist", "relu"), ("fashion-mnist", "tanh")]
+from trained import HERE, networks_with_test_sets  # noqa: E402 (bench/ is the script's folder)
 # 1 down to 1e-4, including the tolerances 0.5, 0.1, 0.05, 0.01 used by the authors.
 TAUS = [1.0, 0.5, 0.1, 0.05, 0.01, 1e-3, 1e-4]
 
@@ -34,11 +32,7 @@ def main() -> None:
     summary = ["# Paper reproduction: fp8_e4m3 low, fp16 high", "",
                f"Estimator `{args.estimator}`, factor c(n) = 1. Relative cost: MACs weighted by storage bits, "
                "estimator included, relative to uniform fp16 (bench/paper.py).", ""]
-    for dataset, activation in NETWORKS:
-        net = models.load(HERE / "models" / f"{dataset}_{activation}.npz")
-        x, y = datasets.load(dataset, "test")
-        if args.limit:
-            x, y = x[: args.limit], y[: args.limit]
+    for _, net, x, y in networks_with_test_sets(args.limit):
         t0 = time.perf_counter()
         result = mpcore.sweep(net, x, y, "fp8_e4m3", "fp16", TAUS, estimator=args.estimator, progress=True)
         seconds = time.perf_counter() - t0

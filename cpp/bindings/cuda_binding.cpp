@@ -26,26 +26,13 @@ template <class T>
 static nb::dict ladder(Matrix<T> x, Matrix<T> w, std::optional<Vector<T>> b, const LadderOptions& o) {
   require_device();
   if (o.bounds) throw std::invalid_argument("bounds=True is computed on the CPU only: use bounds=False with device='cuda'");
-  const std::size_t batch = x.shape(0), nout = w.shape(0);
-  NewMatrix<double> z = new_matrix<double>(batch, nout), y = new_matrix<double>(batch, nout),
-                    kappa = new_matrix<double>(batch, nout), err = new_matrix<double>(batch, nout);
-  NewMatrix<std::int32_t> rung = new_matrix<std::int32_t>(batch, nout);
+  LadderArrays arrays(x.shape(0), w.shape(0), false);
   LadderStats stats;
   {
     nb::gil_scoped_release release;
-    stats = cuda_entry::ladder_linear(view(x), view(w), view(b), o,
-                                      LadderOutputs{z.data(), y.data(), kappa.data(), err.data(), rung.data(),
-                                                    nullptr, nullptr});
+    stats = cuda_entry::ladder_linear(view(x), view(w), view(b), o, arrays.outputs());
   }
-  nb::dict d = stats_dict(stats);
-  d["z"] = z;
-  d["y"] = y;
-  d["kappa"] = kappa;
-  d["err_est"] = err;
-  d["rung"] = rung;
-  d["bound"] = nb::none();
-  d["bound_prob"] = nb::none();
-  return d;
+  return arrays.dict(stats);
 }
 
 void bind_cuda(nb::module_& m) {

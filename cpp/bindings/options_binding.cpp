@@ -179,6 +179,12 @@ static LadderOptions ladder_options(nb::handle formats, nb::handle tau, nb::hand
   return o;
 }
 
+// A property whose setter takes any Python value (None included) and checks it.
+template <class C, class Get, class Set>
+void checked_property(nb::class_<C>& cls, const char* name, Get get, Set set, const char* doc = "") {
+  cls.def_prop_rw(name, get, set, nb::for_setter(nb::arg("value").none()), doc);
+}
+
 static std::string repr_matmul(const MatmulOptions& o) {
   std::string s = "MatmulOptions(acc='" + format_name(o.acc) + "', rounding='" + name_of(o.rounding) + "', order='" +
                   name_of(o.order) + "'";
@@ -189,10 +195,10 @@ static std::string repr_matmul(const MatmulOptions& o) {
 }
 
 static void bind_matmul_options(nb::module_& m) {
-  nb::class_<MatmulOptions>(m, "MatmulOptions",
+  nb::class_<MatmulOptions> cls(m, "MatmulOptions",
                             "How one simulated accumulation runs: accumulator format, rounding, summation order "
-                            "(block and outer format for 'blocked'), stochastic-rounding seed and bits, threads.")
-      .def(
+                            "(block and outer format for 'blocked'), stochastic-rounding seed and bits, threads.");
+  cls.def(
           "__init__",
           [](MatmulOptions* self, nb::handle acc, nb::handle rounding, nb::handle order, nb::handle block,
              nb::handle outer, nb::handle seed, nb::handle sr_bits, nb::handle threads) {
@@ -202,39 +208,28 @@ static void bind_matmul_options(nb::module_& m) {
           nb::arg("block").none() = nb::none(), nb::arg("outer") = "fp32", nb::arg("seed").none() = 0,
           nb::arg("sr_bits").none() = nb::none(), nb::arg("threads").none() = nb::none(),
           "seed=None draws a fresh seed for stochastic rounding; sr_bits=None: 52; threads=None: "
-          "$MPCORE_NUM_THREADS or all cores; block (default 32) only with order='blocked'.")
-      .def_prop_rw(
-          "acc", [](const MatmulOptions& o) { return named(o.acc); },
-          [](MatmulOptions& o, nb::handle v) { o.acc = format_value(v, "acc"); }, nb::for_setter(nb::arg("value").none()), "Accumulator format.")
-      .def_prop_rw(
-          "rounding", [](const MatmulOptions& o) { return o.rounding; },
-          [](MatmulOptions& o, nb::handle v) { o.rounding = rounding_value(v); }, nb::for_setter(nb::arg("value").none()), "Rounding mode.")
-      .def_prop_rw(
-          "order", [](const MatmulOptions& o) { return o.order; },
-          [](MatmulOptions& o, nb::handle v) {
-            o.order = enum_value(v, "order", "summation order", kOrderNames, kOrderValues);
-          }, nb::for_setter(nb::arg("value").none()),
-          "Summation order.")
-      .def_prop_rw(
-          "block", [](const MatmulOptions& o) { return o.block; },
-          [](MatmulOptions& o, nb::handle v) { o.block = block_value(v, Order::Blocked); }, nb::for_setter(nb::arg("value").none()),
-          "Products per inner block (order='blocked').")
-      .def_prop_rw(
-          "outer", [](const MatmulOptions& o) { return named(o.outer); },
-          [](MatmulOptions& o, nb::handle v) { o.outer = format_value(v, "outer"); }, nb::for_setter(nb::arg("value").none()),
-          "Outer accumulator format (order='blocked').")
-      .def_prop_rw(
-          "seed", [](const MatmulOptions& o) { return o.seed; },
-          [](MatmulOptions& o, nb::handle v) { o.seed = seed_value(v, o.rounding); }, nb::for_setter(nb::arg("value").none()),
-          "Key of the stochastic-rounding streams.")
-      .def_prop_rw(
-          "sr_bits", [](const MatmulOptions& o) { return o.sr_bits; },
-          [](MatmulOptions& o, nb::handle v) { o.sr_bits = sr_bits_value(v); }, nb::for_setter(nb::arg("value").none()),
-          "Random bits per stochastic rounding.")
-      .def_prop_rw(
-          "threads", [](const MatmulOptions& o) { return o.threads ? nb::cast(o.threads) : nb::none(); },
-          [](MatmulOptions& o, nb::handle v) { o.threads = threads_value(v); }, nb::for_setter(nb::arg("value").none()), "CPU threads (None: all).")
-      .def("__repr__", &repr_matmul)
+          "$MPCORE_NUM_THREADS or all cores; block (default 32) only with order='blocked'.");
+  using O = MatmulOptions;
+  using H = nb::handle;
+  checked_property(cls, "acc", [](const O& o) { return named(o.acc); },
+                   [](O& o, H v) { o.acc = format_value(v, "acc"); }, "Accumulator format.");
+  checked_property(cls, "rounding", [](const O& o) { return o.rounding; },
+                   [](O& o, H v) { o.rounding = rounding_value(v); }, "Rounding mode.");
+  checked_property(cls, "order", [](const O& o) { return o.order; },
+                   [](O& o, H v) { o.order = enum_value(v, "order", "summation order", kOrderNames, kOrderValues); },
+                   "Summation order.");
+  checked_property(cls, "block", [](const O& o) { return o.block; },
+                   [](O& o, H v) { o.block = block_value(v, Order::Blocked); },
+                   "Products per inner block (order='blocked').");
+  checked_property(cls, "outer", [](const O& o) { return named(o.outer); },
+                   [](O& o, H v) { o.outer = format_value(v, "outer"); }, "Outer accumulator format (order='blocked').");
+  checked_property(cls, "seed", [](const O& o) { return o.seed; },
+                   [](O& o, H v) { o.seed = seed_value(v, o.rounding); }, "Key of the stochastic-rounding streams.");
+  checked_property(cls, "sr_bits", [](const O& o) { return o.sr_bits; },
+                   [](O& o, H v) { o.sr_bits = sr_bits_value(v); }, "Random bits per stochastic rounding.");
+  checked_property(cls, "threads", [](const O& o) { return o.threads ? nb::cast(o.threads) : nb::none(); },
+                   [](O& o, H v) { o.threads = threads_value(v); }, "CPU threads (None: all).");
+  cls.def("__repr__", &repr_matmul)
       .def("__copy__", [](const MatmulOptions& o) { return o; })
       .def("__deepcopy__", [](const MatmulOptions& o, nb::handle) { return o; })
       .def("__eq__", [](const MatmulOptions& a, const MatmulOptions& b) { return a == b; })
@@ -251,11 +246,11 @@ static void bind_matmul_options(nb::module_& m) {
 }
 
 static void bind_ladder_options(nb::module_& m) {
-  nb::class_<LadderOptions>(m, "LadderOptions",
+  nb::class_<LadderOptions> cls(m, "LadderOptions",
                             "The precision ladder's options: formats (cheapest first), tolerance tau, the "
                             "activation that follows and its alpha, the condition estimator and growth factor, "
-                            "the accumulation of every rung, and whether to compute error bounds.")
-      .def(
+                            "the accumulation of every rung, and whether to compute error bounds.");
+  cls.def(
           "__init__",
           [](LadderOptions* self, nb::handle formats, nb::handle tau, nb::handle activation, nb::handle alpha,
              nb::handle estimator, nb::handle factor, std::optional<MatmulOptions> accumulation, bool bounds,
@@ -272,24 +267,20 @@ static void bind_ladder_options(nb::module_& m) {
                      std::vector<NamedFormat> out;
                      for (const Format& f : o.formats) out.push_back(named(f));
                      return out;
-                   })
-      .def_prop_rw(
-          "tau", [](const LadderOptions& o) { return o.tau; },
-          [](LadderOptions& o, nb::handle v) { o.tau = tau_value(v); }, nb::for_setter(nb::arg("value").none()))
-      .def_prop_rw(
-          "activation", [](const LadderOptions& o) { return o.activation; },
-          [](LadderOptions& o, nb::handle v) { o.activation = activation_value(v); }, nb::for_setter(nb::arg("value").none()))
-      .def_prop_rw(
-          "alpha", [](const LadderOptions& o) { return o.activation_alpha(); },
-          [](LadderOptions& o, nb::handle v) { o.alpha = alpha_value(v); }, nb::for_setter(nb::arg("value").none()),
-          "alpha as used: the given value, or the activation's default (None restores it).")
-      .def_prop_rw(
-          "estimator", [](const LadderOptions& o) { return o.estimator; },
-          [](LadderOptions& o, nb::handle v) { o.estimator = estimator_value(v); }, nb::for_setter(nb::arg("value").none()))
-      .def_prop_rw(
-          "factor", [](const LadderOptions& o) { return o.factor; },
-          [](LadderOptions& o, nb::handle v) { o.factor = factor_value(v); }, nb::for_setter(nb::arg("value").none()))
-      .def_rw("accumulation", &LadderOptions::accumulation)
+                   });
+  using O = LadderOptions;
+  using H = nb::handle;
+  checked_property(cls, "tau", [](const O& o) { return o.tau; }, [](O& o, H v) { o.tau = tau_value(v); });
+  checked_property(cls, "activation", [](const O& o) { return o.activation; },
+                   [](O& o, H v) { o.activation = activation_value(v); });
+  checked_property(cls, "alpha", [](const O& o) { return o.activation_alpha(); },
+                   [](O& o, H v) { o.alpha = alpha_value(v); },
+                   "alpha as used: the given value, or the activation's default (None restores it).");
+  checked_property(cls, "estimator", [](const O& o) { return o.estimator; },
+                   [](O& o, H v) { o.estimator = estimator_value(v); });
+  checked_property(cls, "factor", [](const O& o) { return o.factor; },
+                   [](O& o, H v) { o.factor = factor_value(v); });
+  cls.def_rw("accumulation", &LadderOptions::accumulation)
       .def("__copy__", [](const LadderOptions& o) { return o; })
       .def("__deepcopy__", [](const LadderOptions& o, nb::handle) { return o; })
       .def_rw("bounds", &LadderOptions::bounds)

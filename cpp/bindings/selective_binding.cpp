@@ -8,38 +8,6 @@
 
 namespace mpcore::python {
 
-// Outputs of the ladder as new NumPy arrays, batch x out each.
-struct LadderArrays {
-  NewMatrix<double> z, y, kappa, err_est;
-  NewMatrix<std::int32_t> rung;
-  std::optional<NewMatrix<double>> bound, bound_prob;
-
-  LadderArrays(std::size_t batch, std::size_t nout, bool bounds)
-      : z(new_matrix<double>(batch, nout)), y(new_matrix<double>(batch, nout)),
-        kappa(new_matrix<double>(batch, nout)), err_est(new_matrix<double>(batch, nout)),
-        rung(new_matrix<std::int32_t>(batch, nout)) {
-    if (bounds) {
-      bound = new_matrix<double>(batch, nout);
-      bound_prob = new_matrix<double>(batch, nout);
-    }
-  }
-  LadderOutputs outputs() {
-    return LadderOutputs{z.data(), y.data(), kappa.data(), err_est.data(), rung.data(),
-                         bound ? bound->data() : nullptr, bound_prob ? bound_prob->data() : nullptr};
-  }
-  nb::dict dict(const LadderStats& stats) const {
-    nb::dict d = stats_dict(stats);
-    d["z"] = z;
-    d["y"] = y;
-    d["kappa"] = kappa;
-    d["err_est"] = err_est;
-    d["rung"] = rung;
-    d["bound"] = bound ? nb::cast(*bound) : nb::none();
-    d["bound_prob"] = bound_prob ? nb::cast(*bound_prob) : nb::none();
-    return d;
-  }
-};
-
 static void check_input(const std::optional<InMatrix>& a, std::size_t rows, std::size_t cols, const char* name) {
   if (a && (a->shape(0) != rows || a->shape(1) != cols))
     throw std::invalid_argument(std::string(name) + " must have shape (" + std::to_string(rows) + ", " +

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <mpcore/cpu/ladder.hpp>
+#include <mpcore/names.hpp>
 #include <mpcore/cuda/backend.cuh>
 
 #include "check.hpp"
@@ -28,12 +29,10 @@ int main() {
   for (auto& v : b) v = N(gen);
   const auto X = row_major(x.data(), batch, n), W = row_major(w.data(), out, n);
   const VectorView<float> B{b.data(), out, 1};
-  const Rounding modes[] = {Rounding::NearestEven, Rounding::NearestAway, Rounding::TowardZero, Rounding::Upward,
-                            Rounding::Downward,    Rounding::ToOdd,       Rounding::Stochastic};
   const Order orders[] = {Order::Sequential, Order::Pairwise, Order::Blocked};
   std::vector<double> cpu_y(batch * out), gpu_y(batch * out);
   for (const auto& f : formats::all)
-    for (Rounding m : modes)
+    for (Rounding m : kRoundingValues)
       for (Order ord : orders) {
         MatmulOptions o;
         o.acc = f.format;

@@ -55,10 +55,8 @@ static void paths_agree(const Format& acc, Rounding mode, std::size_t batch, std
 }
 
 int main() {
-  const Rounding modes[] = {Rounding::NearestEven, Rounding::NearestAway, Rounding::TowardZero, Rounding::Upward,
-                            Rounding::Downward, Rounding::ToOdd, Rounding::Stochastic};
   for (const auto& nf : formats::all)
-    for (Rounding m : modes) {
+    for (Rounding m : kRoundingValues) {
       paths_agree<float>(nf.format, m, 5, 37, 19);
       paths_agree<double>(nf.format, m, 3, 64, 9);
       paths_agree<float>(nf.format, m, 5, 37, 19, Order::Pairwise);

@@ -158,7 +158,7 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
     if constexpr (sizeof(T) == sizeof(float)) {
 #if !defined(__CUDACC__)
       if constexpr (panel) {
-        if (!simd::native_fp32(src.xr, src.panel, n, s)) native_fp32_lanes(src, n, s);
+        if (!simd::native_panel<true>(src.xr, src.panel, n, s)) native_fp32_lanes(src, n, s);
       } else
 #endif
         native_fp32_lanes(src, n, s);
@@ -166,7 +166,7 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
   } else if (path == Path::NativeFp64) {
 #if !defined(__CUDACC__)
     if constexpr (panel) {
-      if (!simd::native_fp64(src.xr, src.panel, n, s)) native_fp64_lanes<T>(src, n, s);
+      if (!simd::native_panel<false>(src.xr, src.panel, n, s)) native_fp64_lanes<T>(src, n, s);
     } else
 #endif
       native_fp64_lanes<T>(src, n, s);

@@ -59,23 +59,17 @@ __attribute__((target("avx2,fma"))) void native_fp64_avx2(const T* xr, const T* 
 }
 #endif
 
-// The native kernels for a panel: true when a vector version ran.
-inline bool native_fp32(const float* xr, const float* panel, std::size_t n, double* out) {
+// The native kernels for a panel (fp32 FMA chains of float inputs, or fp64 ones): true when
+// a vector version ran.
+template <bool Fp32, class T>
+bool native_panel(const T* xr, const T* panel, std::size_t n, double* out) {
 #if defined(__x86_64__) && defined(__GNUC__)
   if (active_isa() != Isa::Portable) {
-    native_fp32_avx2(xr, panel, n, out);
-    return true;
-  }
-#endif
-  (void)xr, (void)panel, (void)n, (void)out;
-  return false;
-}
-
-template <class T>
-bool native_fp64(const T* xr, const T* panel, std::size_t n, double* out) {
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (active_isa() != Isa::Portable) {
-    native_fp64_avx2(xr, panel, n, out);
+    if constexpr (Fp32) {
+      native_fp32_avx2(xr, panel, n, out);
+    } else {
+      native_fp64_avx2(xr, panel, n, out);
+    }
     return true;
   }
 #endif
