@@ -31,13 +31,14 @@ def test_matmul_with_a_prepared_layer_gives_the_same_bits(w_dtype, x_dtype, acc,
         mpcore.kernel(x, w, acc=acc, rounding=rounding, order=order)["path"]
 
 
-@pytest.mark.parametrize("estimator", ["exact", "low", "norm"])
+@pytest.mark.parametrize("estimator", ["fp32", "low", "norm"])
 @pytest.mark.parametrize("w_dtype", [np.float32, np.float16])
-def test_selective_layer_and_estimators_with_a_prepared_layer(estimator, w_dtype):
+@pytest.mark.parametrize("x_dtype", [np.float32, np.float16])  # fp16 x fp16: the recompute in binary32 lanes
+def test_selective_layer_and_estimators_with_a_prepared_layer(estimator, w_dtype, x_dtype):
     rng = np.random.default_rng(9)
     w = rng.standard_normal((50, 64)).astype(w_dtype)
     b = rng.standard_normal(50).astype(w_dtype)
-    x = rng.standard_normal((7, 64)).astype(np.float32)
+    x = rng.standard_normal((7, 64)).astype(x_dtype)
     layer = mpcore.PreparedLinear(w, b)
     opts = dict(low="fp8_e4m3", high="fp32", tau=0.3, activation="relu", estimator=estimator)
     for _ in range(2):  # |W|'s panels and the row norms made on first use, then reused

@@ -28,7 +28,7 @@ class LadderBackend {
   bool has_bias() const { return layer_.bias().data != nullptr; }
   void all(const MatmulOptions& o, double* z) { matmul(x_, layer_, z, o); }
   void entries(const std::vector<std::size_t>& list, const MatmulOptions& o, double* z) {
-    matmul_entries(x_, layer_.w(), layer_.bias(), list.data(), list.size(), z, o);
+    matmul_entries(x_, layer_, list.data(), list.size(), z, o);
   }
   void numerator(Estimator e, const Format& low, double* num) { inner_numerator(x_, layer_, e, low, threads_, num); }
 

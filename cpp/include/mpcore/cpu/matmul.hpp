@@ -180,12 +180,13 @@ void matmul_typed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatr
 
 template <class T>
 void matmul_entries_typed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& bias,
-                          const std::size_t* entries, std::size_t count, double* y, const MatmulOptions& o) {
+                          const std::size_t* entries, std::size_t count, double* y, const MatmulOptions& o,
+                          const Float32Digest* w_digest) {
   const std::size_t out = w.rows, n = w.cols, L = kLanes;
   const Accumulation acc = make_accumulation(o);
   const std::vector<T> xs = contiguous_rows<T>(x);
   const std::vector<double> bias_all = bias_values(bias);
-  const Path path = data_path<T>(usable_path<T>(choose_path<T>(o), o), x, w);
+  const Path path = data_path<T>(usable_path<T>(choose_path<T>(o), o), x, w, w_digest);
   // Groups of up to kLanes consecutive entries of one input row r share x[r]: their W rows
   // are packed into a panel (O(kLanes n) copies for O(kLanes n) rounded additions) and run
   // by the same lane kernels as matmul, so the bits are the same.
@@ -258,18 +259,26 @@ void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>&
 // Only the listed outputs: y[e] for each e = r * out + i in `entries` gets exactly the
 // bits cpu::matmul(x, w, bias, y, o) would give it, at a cost proportional to the list
 // (W's rows are read where listed; W is never copied whole).
+// w_digest: W's binary32 digest where it is known (a prepared layer's), else null.
 inline void matmul_entries(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& bias,
-                           const std::size_t* entries, std::size_t count, double* y, const MatmulOptions& o) {
+                           const std::size_t* entries, std::size_t count, double* y, const MatmulOptions& o,
+                           const Float32Digest* w_digest = nullptr) {
   check_matmul_shapes(x.cols, w.rows, w.cols, bias.data, bias.cols, o);
   if (count == 0) return;
   with_compute_type(x, w, [&](auto t) {
-    detail::matmul_entries_typed<decltype(t)>(x, w, bias, entries, count, y, o);
+    detail::matmul_entries_typed<decltype(t)>(x, w, bias, entries, count, y, o, w_digest);
   });
 }
 
+// The prepared layer's whole-W digest spares the recompute a pass over W.
 inline void matmul_entries(const StoredMatrix& x, const PreparedLinear& layer, const std::size_t* entries,
                            std::size_t count, double* y, const MatmulOptions& o) {
-  matmul_entries(x, layer.w(), layer.bias(), entries, count, y, o);
+  const PackedPanels* packed = layer.panels();
+  const Float32Digest* w_digest = nullptr;
+#if !defined(__CUDACC__)
+  if (packed && packed->binary32) w_digest = &packed->whole;
+#endif
+  matmul_entries(x, layer.w(), layer.bias(), entries, count, y, o, w_digest);
 }
 
 template <class T>

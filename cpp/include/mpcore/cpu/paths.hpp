@@ -61,17 +61,21 @@ Path choose_path(const MatmulOptions& o) {
   return usable_path<T>(Path::Lanes32, o);
 }
 
+struct Float32Digest;
+
 // Lanes32 only where every product of a value of x and a value of w is exact in
-// binary32 (the digests are of all of x and all of w, so any pair qualifies).
+// binary32 (the digests are of all of x and all of w, so any pair qualifies). w_digest:
+// W's digest where it is known (a prepared layer's), else it is computed here.
 template <class T>
-Path data_path(Path p, const StoredMatrix& x, const StoredMatrix& w) {
+Path data_path(Path p, const StoredMatrix& x, const StoredMatrix& w, const Float32Digest* w_digest = nullptr) {
 #if !defined(__CUDACC__)
   if constexpr (std::is_same_v<T, float>) {
-    if (p == Path::Lanes32 && !products_exact_in_float32(digest(x), digest(w))) return Path::Lanes;
+    if (p == Path::Lanes32 && !products_exact_in_float32(digest(x), w_digest ? *w_digest : digest(w)))
+      return Path::Lanes;
     return p;
   }
 #endif
-  (void)x, (void)w;
+  (void)x, (void)w, (void)w_digest;
   return p == Path::Lanes32 ? Path::Lanes : p;
 }
 

@@ -53,6 +53,7 @@ struct PackedPanels {
   std::vector<double> f64;
 #if !defined(__CUDACC__)
   std::vector<Float32Digest> digests;  // binary32 panels: one per panel
+  Float32Digest whole;                 // all of W (the panels' digests merged)
 #endif
 
   std::size_t panel_size() const { return cols * kPanelRows; }
@@ -94,6 +95,9 @@ inline PackedPanels pack_all(const StoredMatrix& w, int threads) {
       }
     }
   });
+#if !defined(__CUDACC__)
+  for (const Float32Digest& d : packed.digests) packed.whole = merge(packed.whole, d);
+#endif
   return packed;
 }
 
