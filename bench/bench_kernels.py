@@ -130,15 +130,10 @@ def targets(isa: list, rows: list, selective: dict, matvec: dict) -> list:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer configurations")
-    ap.add_argument("--out", default=str(pathlib.Path(__file__).parent / "results" / "kernels.json"))
-    args = ap.parse_args()
-    rng = np.random.default_rng(0)
+def matmul_rows(rng, quick: bool) -> list:
+    """terms/s of matmul per shape, format, inputs and configuration, with NumPy and the user loop."""
     rows = []
-    shapes = [(256, 784, 784), (1, 784, 784), (1, 4096, 4096)]
-    for batch, n, out in shapes:
+    for batch, n, out in [(256, 784, 784), (1, 784, 784), (1, 4096, 4096)]:
         x32 = rng.random((batch, n), dtype=np.float32)
         w32 = (rng.standard_normal((out, n)) / np.sqrt(n)).astype(np.float32)
         terms = batch * n * out
@@ -150,7 +145,7 @@ def main() -> None:
             stored = (mpcore.round(x32, fmt).astype(np.float32), mpcore.round(w32, fmt).astype(np.float32))
             for inputs, (x, w) in (("float32", (x32, w32)), ("stored", stored)):
                 configs = [("rne", "sequential", 1), ("rne", "sequential", 2)]
-                if not args.quick and batch == 256:
+                if not quick and batch == 256:
                     configs += [("sr", "sequential", 2), ("rne", "pairwise", 2), ("rne", "blocked", 2)]
                 sub = x[: min(batch, 64)]
                 t_loop = best_time(lambda: user_loop(sub, w, DTYPES[fmt]), repeat=1, min_time=0.5)
@@ -164,7 +159,11 @@ def main() -> None:
                                  "terms_per_s": terms / t, "numpy_f32_terms_per_s": terms / t_np,
                                  "ratio_to_numpy_f32": t / t_np, "user_loop_terms_per_s": loop_terms,
                                  "speedup_vs_user_loop": (terms / t) / loop_terms})
-    # Selective layer with about 10 % recomputed, "norm" estimator, against uniform low.
+    return rows
+
+
+def selective_timing(rng):
+    """The selective layer with about 10 % recomputed, "norm" estimator, against uniform low."""
     x = rng.random((256, 784), dtype=np.float32)
     w = (rng.standard_normal((784, 784)) / 28).astype(np.float32)
     probe = mpcore.selective_linear(x, w, low="fp8_e4m3", high="fp16", tau=np.inf, estimator="norm", bounds=False)
@@ -176,21 +175,21 @@ def main() -> None:
             x, w, low="fp8_e4m3", high="fp16", tau=tau, estimator="norm", bounds=False)), repeat=2))
         t_low = min(t_low, best_time(lambda: mpcore.matmul(x, w, acc="fp8_e4m3"), repeat=2))
     r = sel["r"]
-    selective = {"fraction_high": r.fraction_high, "seconds": t_sel, "uniform_low_seconds": t_low,
-                 "ratio_to_uniform_low": t_sel / t_low, "split": r.seconds}
+    return {"fraction_high": r.fraction_high, "seconds": t_sel, "uniform_low_seconds": t_low,
+            "ratio_to_uniform_low": t_sel / t_low, "split": r.seconds}
 
-    # Batch 1 (memory-bound): W packed once (PreparedLinear) against packing per call, 1 thread.
+
+def matvec_timing(rng):
+    """Batch 1 (memory-bound): W packed once (PreparedLinear) against packing per call, 1 thread."""
     w4 = mpcore.round(rng.standard_normal((4096, 4096), dtype=np.float32), "fp16").astype(np.float32)
     x4 = mpcore.round(rng.random((1, 4096), dtype=np.float32), "fp16").astype(np.float32)
     layer = mpcore.PreparedLinear(w4)
-    matvec = {"arrays_terms_per_s": 4096 * 4096 / best_time(lambda: mpcore.matmul(x4, w4, acc="fp16", threads=1)),
-              "prepared_terms_per_s": 4096 * 4096 / best_time(lambda: mpcore.matmul(x4, layer, acc="fp16",
-                                                                                     threads=1))}
-    isa = isa_rows(rng, args.quick)
-    goals = targets(isa, rows, selective, matvec)
+    return {"arrays_terms_per_s": 4096 * 4096 / best_time(lambda: mpcore.matmul(x4, w4, acc="fp16", threads=1)),
+            "prepared_terms_per_s": 4096 * 4096 / best_time(lambda: mpcore.matmul(x4, layer, acc="fp16",
+                                                                                   threads=1))}
 
-    info = {**cpu_info(), "detected_isa": _core.detected_simd_isa(), "setting": _core.simd_isa(),
-            "threads": _core.default_threads(), "numpy": np.__version__, "dispatch": _core.dispatch_report()}
+
+def report(info, rows, selective, matvec, isa, goals) -> None:
     print(f"mpcore CPU kernels: {info}")
     print(f"{'shape':<16} {'format':<9} {'inputs':<8} {'mode':<4} {'order':<10} {'thr':>3} {'kernel':<8} "
           f"{'terms/s':>10} {'/numpy f32':>10} {'x user loop':>11}")
@@ -198,8 +197,8 @@ def main() -> None:
         print(f"{row['shape']:<16} {row['format']:<9} {row['inputs']:<8} {row['rounding']:<4} {row['order']:<10} "
               f"{row['threads']:>3} {row['kernel']:<8} {row['terms_per_s']:>10.3e} "
               f"{row['ratio_to_numpy_f32']:>9.1f}x {row['speedup_vs_user_loop']:>10.1f}x")
-    print(f"selective fp8_e4m3/fp16, norm estimator, {r.fraction_high:.1%} recomputed: "
-          f"{selective['ratio_to_uniform_low']:.2f}x uniform fp8_e4m3; split {r.seconds}")
+    print(f"selective fp8_e4m3/fp16, norm estimator, {selective['fraction_high']:.1%} recomputed: "
+          f"{selective['ratio_to_uniform_low']:.2f}x uniform fp8_e4m3; split {selective['split']}")
     print(f"batch 1, 4096x4096, stored fp16, 1 thread: arrays {matvec['arrays_terms_per_s']:.2e}, "
           f"PreparedLinear {matvec['prepared_terms_per_s']:.2e} terms/s")
     print("\n256x784->784, 1 thread, terms/s by instruction set (auto = what dispatch picks):")
@@ -210,6 +209,22 @@ def main() -> None:
     print("\ntargets:")
     for g in goals:
         print(f"  [{'met' if g['met'] else 'MISSED'}] {g['target']}: {g['measured']:.3g} (goal {g['goal']:g})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer configurations")
+    ap.add_argument("--out", default=str(pathlib.Path(__file__).parent / "results" / "kernels.json"))
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    rows = matmul_rows(rng, args.quick)
+    selective = selective_timing(rng)
+    matvec = matvec_timing(rng)
+    isa = isa_rows(rng, args.quick)
+    goals = targets(isa, rows, selective, matvec)
+    info = {**cpu_info(), "detected_isa": _core.detected_simd_isa(), "setting": _core.simd_isa(),
+            "threads": _core.default_threads(), "numpy": np.__version__, "dispatch": _core.dispatch_report()}
+    report(info, rows, selective, matvec, isa, goals)
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"info": info, "rows": rows, "selective": selective, "matvec": matvec,
