@@ -99,3 +99,119 @@ def test_the_activation_after_a_layer_is_detected_and_used():
                                    low="fp8_e4m3", high="fp16", tau=0.5, activation="tanh", bounds=False).z
     _same(sim.fc1(torch.from_numpy(h)).numpy(), want.astype(np.float32))
     assert y.shape == (3, 5)
+
+
+def _attention_reference(q, k, v, mask, scale, scale_first, acc):
+    """softmax(q kᵀ scale + mask) v per batch entry with mpcore.matmul, as documented."""
+    out = []
+    for b in range(q.shape[0]):
+        qb = q[b] * scale if scale_first else q[b]
+        s = torch.from_numpy(mpcore.matmul(qb.numpy(), k[b].numpy(), acc=acc))
+        if not scale_first:
+            s = s * scale
+        if mask is not None:
+            s = s + mask
+        p = torch.softmax(s, dim=-1)
+        out.append(torch.from_numpy(mpcore.matmul(p.numpy(), v[b].T.contiguous().numpy(), acc=acc)))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_multihead_attention_is_the_documented_products(batch_first):
+    torch.manual_seed(3)
+    mha = torch.nn.MultiheadAttention(16, 4, batch_first=batch_first).double().eval()
+    x = torch.randn(2, 5, 16, dtype=torch.float64)
+    xin = x if batch_first else x.transpose(0, 1)
+    mask = torch.zeros(5, 5, dtype=torch.bool).triu(1)  # causal, as a boolean mask
+    sim = mt.convert(mha, mpcore.Uniform("bf16"))
+    got, weights = sim(xin, xin, xin, attn_mask=mask)
+    # By hand: the projections and both products with mpcore.matmul in bf16.
+    w, b = mha.in_proj_weight.detach().numpy(), mha.in_proj_bias.detach().numpy()
+    flat = x.reshape(-1, 16).numpy()
+    q, k, v = (torch.from_numpy(mpcore.matmul(flat, w[i * 16:(i + 1) * 16], b[i * 16:(i + 1) * 16], acc="bf16"))
+               .reshape(2, 5, 4, 4).transpose(1, 2).reshape(8, 5, 4) for i in range(3))
+    additive = torch.zeros(5, 5, dtype=torch.float64).masked_fill(mask, float("-inf"))
+    o = _attention_reference(q, k, v, additive, 0.5, True, "bf16")
+    o = o.reshape(2, 4, 5, 4).transpose(1, 2).reshape(10, 16).numpy()
+    want = mpcore.matmul(o, mha.out_proj.weight.detach().numpy(), mha.out_proj.bias.detach().numpy(), acc="bf16")
+    _same((got if batch_first else got.transpose(0, 1)).reshape(10, 16).numpy(), want)
+    assert weights.shape == (2, 5, 5) and torch.allclose(weights.sum(-1), torch.ones(2, 5, dtype=torch.float64))
+    # fp64 accumulation matches torch's own attention.
+    ref = mha(xin, xin, xin, attn_mask=mask)[0]
+    np.testing.assert_allclose(mt.convert(mha, mpcore.Uniform("fp64"))(xin, xin, xin, attn_mask=mask)[0].numpy(),
+                               ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+class _FunctionalAttention(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.qkv = torch.nn.Linear(8, 24)
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).reshape(x.shape[0], x.shape[1], 3, 2, 4).permute(2, 0, 3, 1, 4)
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
+def test_functional_attention_is_simulated_while_the_model_runs():
+    torch.manual_seed(4)
+    model = _FunctionalAttention().double().eval()
+    x = torch.randn(3, 6, 8, dtype=torch.float64)
+    sim = mt.convert(model, mpcore.Uniform("fp16"))
+    got = sim(x)
+    qkv = sim.qkv(x)  # the converted projection
+    q, k, v = qkv.reshape(3, 6, 3, 2, 4).permute(2, 0, 3, 1, 4)
+    causal = torch.zeros(6, 6, dtype=torch.float64).masked_fill(torch.ones(6, 6, dtype=torch.bool).triu(1),
+                                                                float("-inf"))
+    want = _attention_reference(q.reshape(6, 6, 4), k.reshape(6, 6, 4), v.reshape(6, 6, 4), causal, 0.5, False,
+                                "fp16")
+    _same(got.reshape(6, 6, 4).numpy(), want.numpy())
+    rows = {r["layer"]: r for r in mt.report(sim)}
+    assert rows["scaled_dot_product_attention"]["calls"] == 2 * 6 and rows["qkv"]["calls"] == 2
+    np.testing.assert_allclose(mt.convert(model, mpcore.Uniform("fp64"))(x).numpy(), model(x).detach().numpy(),
+                               rtol=1e-12, atol=1e-12)
+    # Only the projection: the attention stays torch's.
+    only = mt.convert(model, mpcore.Uniform("fp16"), layers=["qkv"])
+    assert not hasattr(only, "_mpcore_attention")
+
+
+def test_a_model_with_conv_pool_norm_residual_and_attention_converts():
+    torch.manual_seed(5)
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 8, 3, padding=1)
+            self.pool = torch.nn.MaxPool2d(2)
+            self.attn = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+            self.norm = torch.nn.LayerNorm(8)
+            self.mlp = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.GELU(), torch.nn.Linear(16, 8))
+            self.head = torch.nn.Linear(8 * 16, 3)
+
+        def forward(self, x):
+            t = self.pool(torch.relu(self.conv(x))).flatten(2).transpose(1, 2)  # (N, 16 tokens, 8)
+            t = t + self.attn(t, t, t, need_weights=False)[0]  # residual
+            t = t + self.mlp(self.norm(t))
+            return self.head(t.flatten(1))
+
+    model = Block().double().eval()
+    x = torch.randn(2, 1, 8, 8, dtype=torch.float64)
+    np.testing.assert_allclose(mt.convert(model, mpcore.Uniform("fp64"))(x).detach().numpy(),
+                               model(x).detach().numpy(), rtol=1e-10, atol=1e-12)
+    sim = mt.convert(model, mpcore.Selective("fp8_e4m3", "fp32", tau=0.05))
+    y = sim(x)
+    assert y.shape == (2, 3) and torch.isfinite(y).all()
+    kinds = {r["type"] for r in mt.report(sim)}
+    assert {"Conv2d", "MultiheadAttention", "Linear"} <= kinds
+    names = [r["layer"] for r in mt.report(sim)]
+    assert "attn" in names and "attn.out_proj" not in names and sim.conv.activation == "relu"
+
+
+def test_transformer_encoder_layer_runs_its_attention_through_mpcore():
+    torch.manual_seed(6)
+    layer = torch.nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, activation="gelu", batch_first=True)
+    model = torch.nn.Sequential(layer).double().eval()
+    x = torch.randn(3, 7, 16, dtype=torch.float64)
+    sim = mt.convert(model, mpcore.Uniform("fp64"))
+    np.testing.assert_allclose(sim(x).detach().numpy(), model(x).detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert mt.report(sim)[0]["calls"] > 0 and any(r["type"] == "MultiheadAttention" and r["calls"] for r in
+                                                  mt.report(sim))
