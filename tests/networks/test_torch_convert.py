@@ -67,6 +67,15 @@ def test_selective_policy_reports_recomputed_fraction():
     assert [r["type"] for r in rows] == ["Conv2d", "Linear"]
     assert rows[0]["components"] == 4 * 36 * 6 and rows[0]["fraction_recomputed"] == pytest.approx(0.25, abs=0.1)
     assert rows[1]["fraction_recomputed"] == pytest.approx(0.3)  # floor(0.25 * 10 + 0.5) = 3 of 10 per row
+    # Cost (mpcore.networks.cost): the low pass in 8 bits, the estimator in 32, 30 % recomputed
+    # in 16, over all 10 x 216 x 4 products in 16 bits.
+    lin = rows[1]
+    macs = 4 * 216 * 10
+    assert lin["relative_cost"] == pytest.approx((macs * 8 + macs * 32 + 0.3 * macs * 16) / (macs * 16))
+    assert sum(lin["kappa_histogram"].values()) == lin["components"]
+    uniform = mt.convert(model, mpcore.Uniform("fp16"))
+    uniform(x)
+    assert all(r["relative_cost"] == 1.0 and sum(r["kappa_histogram"].values()) == 0 for r in mt.report(uniform))
     with pytest.raises(ValueError, match="no Linear"):
         mt.convert(torch.nn.ReLU(), mpcore.Uniform("fp16"))
     with pytest.raises(TypeError, match="policy"):

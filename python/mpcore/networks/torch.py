@@ -44,6 +44,7 @@ import numpy as np
 from ..formats import get as get_format
 from ..layer import PreparedLinear
 from ..ops import matmul
+from .cost import format_cost, layer_cost
 from .policy import Ladder, Policy, Uniform
 from ..selective import ladder_linear
 
@@ -58,12 +59,19 @@ def _torch():
     return torch
 
 
+# log10 kappa bins of report()'s histogram: (-inf, -2), [-2, -1), ..., [4, inf).
+KAPPA_EDGES = (-np.inf, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, np.inf)
+
+
 class _Stats:
     def __init__(self):
         self.calls = 0
         self.components = 0
         self.recomputed = 0
         self.seconds = 0.0
+        self.cost = 0.0          # mpcore.networks.cost's model: bit-weighted MACs, estimator included
+        self.cost_high = 0.0     # the same products uniformly in the policy's highest format
+        self.kappa_counts = np.zeros(len(KAPPA_EDGES) - 1, dtype=np.int64)
 
 
 def _products(x2: np.ndarray, layer, policy: Policy, stats: _Stats, activation: str = "identity",
@@ -73,10 +81,16 @@ def _products(x2: np.ndarray, layer, policy: Policy, stats: _Stats, activation: 
     t0 = time.perf_counter()
     if isinstance(policy, Uniform):
         z = matmul(x2, layer, options=policy.layer_options())
-        recomputed = 0
+        recomputed, counts = 0, [z.size]
     else:
         r = ladder_linear(x2, layer, options=policy.layer_options(activation, alpha), **policy.decision())
         z, recomputed = r.z, int(np.count_nonzero(r.rung))
+        counts = np.bincount(r.rung.reshape(-1), minlength=len(r.formats)).tolist()
+        with np.errstate(divide="ignore"):
+            stats.kappa_counts += np.histogram(np.log10(r.kappa[np.isfinite(r.kappa)]), KAPPA_EDGES)[0]
+    rows, n_in, n_out = x2.shape[0], x2.shape[1], z.shape[1]
+    stats.cost += layer_cost(policy, rows, n_in, n_out, counts)
+    stats.cost_high += rows * n_in * n_out * format_cost(policy.formats()[-1])
     stats.calls += 1
     stats.components += z.size
     stats.recomputed += recomputed
@@ -433,7 +447,10 @@ def convert(model, policy: PolicyChoice, *, layers: Optional[Sequence] = None):
 
 def report(converted) -> List[dict]:
     """Per simulated layer (and the functional attention, if converted): name, type, policy,
-    the activation its decisions used, calls, components, fraction recomputed, seconds."""
+    the activation its decisions used, calls, components, fraction recomputed, seconds, cost
+    (mpcore.networks.cost: bit-weighted MACs, estimator included) and relative_cost (over the
+    same products uniformly in the policy's highest format), and kappa_histogram (selective
+    layers: components per log10(kappa) bin, bins labelled by their lower edge)."""
     rows = []
     attention = getattr(converted, "_mpcore_attention", None)
     used = attention is not None and attention.stats.calls > 0  # listed once the model has called it
@@ -444,5 +461,8 @@ def report(converted) -> List[dict]:
             rows.append({"layer": module.layer_name, "type": kind,
                          "policy": module.policy.label(), "activation": module.activation, "calls": stats.calls, "components": stats.components,
                          "fraction_recomputed": stats.recomputed / stats.components if stats.components else 0.0,
-                         "seconds": stats.seconds})
+                         "seconds": stats.seconds, "cost": stats.cost,
+                         "relative_cost": stats.cost / stats.cost_high if stats.cost_high else 0.0,
+                         "kappa_histogram": {f"{lo:g}": int(c) for lo, c in zip(KAPPA_EDGES[:-1],
+                                                                               stats.kappa_counts)}})
     return rows
