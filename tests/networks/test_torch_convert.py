@@ -23,15 +23,16 @@ def test_conv2d_is_the_documented_unfold_matmul(groups, stride, padding, dilatio
     sim = mt.convert(conv, mpcore.Uniform("bf16", rounding="sr", seed=3))
     y = sim(x)
     assert y.shape == conv(x).shape
-    cols = F.unfold(x, 3, dilation=dilation, padding=padding, stride=stride)
+    cols = F.unfold(x, 3, dilation=dilation, padding=padding, stride=stride)  # (N, C*kh*kw, L)
     w, b = conv.weight.detach().numpy(), conv.bias.detach().numpy()
-    per_in, per_out = cols.shape[1] // groups, 12 // groups
-    for n in range(2):
-        for g in range(groups):
-            xs = cols[n, g * per_in:(g + 1) * per_in].T.numpy()
-            want = mpcore.matmul(xs, w[g * per_out:(g + 1) * per_out].reshape(per_out, -1),
-                                 b[g * per_out:(g + 1) * per_out], acc="bf16", rounding="sr", seed=3)
-            _same(y[n, g * per_out:(g + 1) * per_out].reshape(per_out, -1).numpy().T, want)
+    per_in, per_out, count = cols.shape[1] // groups, 12 // groups, cols.shape[2]
+    for g in range(groups):
+        # Row n * L + p of one call per group: every sample's positions stacked.
+        xs = cols[:, g * per_in:(g + 1) * per_in].transpose(1, 2).reshape(2 * count, per_in).numpy()
+        want = mpcore.matmul(xs, w[g * per_out:(g + 1) * per_out].reshape(per_out, -1),
+                             b[g * per_out:(g + 1) * per_out], acc="bf16", rounding="sr", seed=3)
+        got = y[:, g * per_out:(g + 1) * per_out].reshape(2, per_out, count).transpose(1, 2).reshape(-1, per_out)
+        _same(got.numpy(), want)
     # fp64 accumulation matches torch's own convolution to rounding.
     np.testing.assert_allclose(mt.convert(conv, mpcore.Uniform("fp64"))(x).numpy(), conv(x).detach().numpy(),
                                rtol=1e-12, atol=1e-12)

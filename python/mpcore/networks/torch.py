@@ -7,9 +7,10 @@ in torch as usual. Inference only (under ``torch.no_grad``), CPU tensors.
 
 The accumulation order of a convolution is defined by ``torch.nn.functional.unfold``:
 output (n, o, p) is the dot product of ``W[o]`` flattened as ``W.reshape(out, -1)`` (c_in-major,
-then kh, then kw) with column p of ``unfold(x)[n]``, the bias last — exactly
-``mpcore.matmul(unfold(x)[n].T, W.reshape(out, -1), b)``, one such call per sample (so
-stochastic rounding's streams are that call's) and per group for ``groups > 1``;
+then kh, then kw) with column p of ``unfold(x)[n]``, the bias last — exactly row n * L + p of
+``mpcore.matmul(cols, W.reshape(out, -1), b)`` with ``cols = unfold(x).transpose(1, 2)
+.reshape(N * L, -1)`` (L positions per sample), one such call per group for ``groups > 1``
+(stochastic rounding's streams are that call's);
 stride, padding and dilation as torch defines them (``padding_mode="zeros"`` only). A Linear
 layer accumulates in_features terms in order, as :func:`mpcore.matmul`.
 
@@ -182,15 +183,15 @@ def _make_module(original, policy: Policy, name: str, activation: str = "identit
                 h_out = (xin.shape[-2] + 2 * padding[0] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
                 w_out = (xin.shape[-1] + 2 * padding[1] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
                 per_in = cols.shape[1] // m.groups
-                # One matmul per sample and group, as documented: stochastic rounding's streams
-                # are those of mpcore.matmul(unfold(x)[n].T, W_g.reshape(out_g, -1), b_g).
+                # One matmul per group over every sample's positions, as documented: row
+                # n * L + p of mpcore.matmul(stacked unfold(x).T, W_g.reshape(out_g, -1), b_g)
+                # (stochastic rounding's streams are that call's).
                 y = torch.empty(n, m.out_channels, count, dtype=torch.float64)
                 per_out = m.out_channels // m.groups
-                for s in range(n):
-                    for k, layer in enumerate(self._groups):
-                        xs = _as_numpy(cols[s, k * per_in:(k + 1) * per_in, :].T.contiguous())
-                        z = _products(xs, layer, self.policy, self.stats, self.activation, self.alpha)
-                        y[s, k * per_out:(k + 1) * per_out] = torch.from_numpy(z).T
+                for k, layer in enumerate(self._groups):
+                    xs = _as_numpy(cols[:, k * per_in:(k + 1) * per_in, :].transpose(1, 2).reshape(n * count, per_in))
+                    z = _products(xs, layer, self.policy, self.stats, self.activation, self.alpha)
+                    y[:, k * per_out:(k + 1) * per_out] = torch.from_numpy(z).reshape(n, count, per_out).transpose(1, 2)
                 y = y.reshape(n, -1, h_out, w_out).to(dtype)
                 return y.squeeze(-2) if conv1d else y
 
