@@ -225,3 +225,52 @@ def test_transformer_encoder_layer_runs_its_attention_through_mpcore():
     np.testing.assert_allclose(sim(x).detach().numpy(), model(x).detach().numpy(), rtol=1e-10, atol=1e-12)
     assert mt.report(sim)[0]["calls"] > 0 and any(r["type"] == "MultiheadAttention" and r["calls"] for r in
                                                   mt.report(sim))
+
+
+def test_an_onnx_graph_with_conv_norm_residual_runs_as_torch_and_converts(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from mpcore.networks import onnx_torch
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+            self.fc = torch.nn.Linear(4 * 4 * 4, 16)
+            self.norm = torch.nn.LayerNorm(16)
+            self.w = torch.nn.Parameter(torch.randn(16, 16) / 4)
+            self.out = torch.nn.Linear(16, 3)
+
+        def forward(self, x):
+            h = torch.nn.functional.max_pool2d(torch.relu(self.conv(x)), 2).flatten(1)
+            h = self.fc(h)
+            h = h + torch.nn.functional.gelu(self.norm(h)) @ self.w  # residual, MatMul with a weight
+            return torch.softmax(self.out(torch.tanh(h)), -1)
+
+    torch.manual_seed(7)
+    net = Net().eval()
+    x = torch.rand(5, 1, 8, 8)
+    path = tmp_path / "net.onnx"
+    try:
+        torch.onnx.export(net, (x,), str(path), dynamo=False, opset_version=17, input_names=["x"],
+                          dynamic_axes={"x": {0: "n"}})
+    except Exception as exc:  # pragma: no cover - depends on the torch build's exporter
+        pytest.skip(f"torch cannot export ONNX here: {exc}")
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert {"Conv", "MaxPool", "Gemm", "LayerNormalization", "MatMul", "Add", "Softmax", "Tanh"} <= ops
+    graph = onnx_torch.to_torch(path)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})[0]
+    np.testing.assert_allclose(graph(x).detach().numpy(), want, rtol=1e-5, atol=1e-6)
+    sim = mt.convert(graph, mpcore.Uniform("fp64"))
+    np.testing.assert_allclose(sim(x).detach().numpy(), want, rtol=1e-5, atol=1e-6)
+    kinds = [r["type"] for r in mt.report(sim)]
+    assert kinds.count("Linear") == 3 and kinds.count("Conv2d") == 1  # Gemm x2, MatMul with its weight, Conv
+    assert mt.report(sim)[0]["activation"] == "relu"  # found through torch.fx
+    low = mt.convert(graph, mpcore.Uniform("fp8_e4m3"))(x)
+    assert not np.allclose(low.detach().numpy(), want, atol=1e-3)  # simulated, not torch's own arithmetic
+    bad = onnx.helper.make_model(onnx.helper.make_graph(
+        [onnx.helper.make_node("Einsum", ["a"], ["b"], equation="ij->ji")], "g",
+        [onnx.helper.make_tensor_value_info("a", onnx.TensorProto.FLOAT, [2, 2])],
+        [onnx.helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, [2, 2])]))
+    with pytest.raises(ValueError, match="unsupported ONNX operator Einsum"):
+        onnx_torch.to_torch(bad)
