@@ -15,7 +15,6 @@ Writes bench/results/cnn.{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 import time
@@ -24,8 +23,9 @@ import numpy as np
 import torch
 
 import mpcore
-from mpcore import datasets
 from mpcore.networks import torch as mt
+
+from torch_models import POLICIES, arguments, cached_training, scores, test_sets  # noqa: E402 (bench/ is the script's folder)
 
 HERE = pathlib.Path(__file__).parent
 
@@ -38,64 +38,24 @@ def make_cnn() -> torch.nn.Module:
 
 
 def trained(dataset: str) -> torch.nn.Module:
-    path = HERE / "models" / f"cnn_{dataset}.pt"
-    model = make_cnn()
-    if path.exists():
-        model.load_state_dict(torch.load(path))
-        return model.eval()
-    torch.manual_seed(0)
-    x, y = datasets.load(dataset, "train")
-    x = torch.from_numpy(np.asarray(x, dtype=np.float32).reshape(-1, 1, 28, 28))
-    y = torch.from_numpy(np.asarray(y, dtype=np.int64))
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    order = torch.randperm(len(x))
-    for start in range(0, len(x), 64):
-        idx = order[start:start + 64]
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-        opt.step()
-    torch.save(model.state_dict(), path)
-    return model.eval()
+    return cached_training(make_cnn(), HERE / "models" / f"cnn_{dataset}.pt", dataset,
+                           lambda params: torch.optim.SGD(params, lr=0.05, momentum=0.9), epochs=1, batch=64)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--limit", type=int, default=1000)
-    ap.add_argument("--out", default=str(HERE / "results"))
-    args = ap.parse_args()
-    out = pathlib.Path(args.out)
-    policies = [("uniform fp8_e4m3", mpcore.Uniform("fp8_e4m3")), ("uniform bf16", mpcore.Uniform("bf16")),
-                ("uniform fp16", mpcore.Uniform("fp16")), ("uniform fp32", mpcore.Uniform("fp32")),
-                ("kappa tau=1", mpcore.Selective("fp8_e4m3", "fp16", tau=1.0, estimator="norm")),
-                ("kappa tau=0.1", mpcore.Selective("fp8_e4m3", "fp16", tau=0.1, estimator="norm")),
-                ("kappa budget 20%", mpcore.Selective("fp8_e4m3", "fp16", budget=0.2, estimator="norm")),
-                ("margin budget 20%", mpcore.Selective("fp8_e4m3", "fp16", budget=0.2, score="margin",
-                                                       estimator="norm")),
-                ("random budget 20%", mpcore.Selective("fp8_e4m3", "fp16", budget=0.2, score="random"))]
+    args, out = arguments(__doc__, HERE)
     rows = []
-    for dataset in ("mnist", "fashion-mnist"):
-        t0 = time.perf_counter()
-        model = trained(dataset)
-        trained_s = time.perf_counter() - t0
-        x, y = datasets.load(dataset, "test")
-        x = torch.from_numpy(np.asarray(x[: args.limit], dtype=np.float32).reshape(-1, 1, 28, 28))
-        y = np.asarray(y[: args.limit])
-        with torch.no_grad():
-            ref = mt.convert(model.double(), mpcore.Uniform("fp64"))(x.double()).numpy()
-            torch_f32 = model.float()(x).numpy()
-        model = model.float()
-        base = {"dataset": dataset, "images": len(y), "train_or_load_seconds": trained_s,
-                "torch_float32_accuracy": float(np.mean(np.argmax(torch_f32, 1) == y))}
-        for label, policy in policies:
+    for model, x, y, ref, base in test_sets(trained, args.limit):
+        dataset = base["dataset"]
+        for label, policy in POLICIES:
             sim = mt.convert(model, policy)
             t = time.perf_counter()
-            logits = sim(x).double().numpy()
+            with torch.no_grad():
+                logits = sim(x).double().numpy()
             seconds = time.perf_counter() - t
             layers = mt.report(sim)
             total = sum(r["components"] for r in layers)
-            rows.append({**base, "policy": label, "accuracy": float(np.mean(np.argmax(logits, 1) == y)),
-                         "agreement": float(np.mean(np.argmax(logits, 1) == np.argmax(ref, 1))),
-                         "logit_err": float(np.mean(np.linalg.norm(logits - ref, axis=1) / np.linalg.norm(ref, axis=1))),
+            rows.append({**base, "policy": label, **scores(logits, y, ref),
                          "fraction_recomputed": sum(r["fraction_recomputed"] * r["components"] for r in layers) / total,
                          "per_layer_recomputed": [round(r["fraction_recomputed"], 4) for r in layers],
                          "activations": [r["activation"] for r in layers], "seconds": seconds})

@@ -21,7 +21,6 @@ Writes bench/results/transformer.{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 import time
@@ -30,8 +29,9 @@ import numpy as np
 import torch
 
 import mpcore
-from mpcore import datasets
 from mpcore.networks import torch as mt
+
+from torch_models import POLICIES as COMMON_POLICIES, arguments, cached_training, scores, test_sets  # noqa: E402
 
 HERE = pathlib.Path(__file__).parent
 
@@ -53,45 +53,8 @@ class PatchEncoder(torch.nn.Module):
 
 
 def trained(dataset: str) -> torch.nn.Module:
-    path = HERE / "models" / f"vit_{dataset}.pt"
-    model = PatchEncoder()
-    if path.exists():
-        model.load_state_dict(torch.load(path))
-        return model.eval()
-    torch.manual_seed(0)
-    x, y = datasets.load(dataset, "train")
-    x = torch.from_numpy(np.asarray(x, dtype=np.float32).reshape(-1, 1, 28, 28))
-    y = torch.from_numpy(np.asarray(y, dtype=np.int64))
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(3):
-        order = torch.randperm(len(x))
-        for start in range(0, len(x), 128):
-            idx = order[start:start + 128]
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
-    torch.save(model.state_dict(), path)
-    return model.eval()
-
-
-POLICIES = [("uniform fp8_e4m3", mpcore.Uniform("fp8_e4m3")), ("uniform bf16", mpcore.Uniform("bf16")),
-            ("uniform fp16", mpcore.Uniform("fp16")), ("uniform fp32", mpcore.Uniform("fp32")),
-            ("kappa tau=1", mpcore.Selective("fp8_e4m3", "fp16", tau=1.0, estimator="norm")),
-            ("kappa tau=0.1", mpcore.Selective("fp8_e4m3", "fp16", tau=0.1, estimator="norm")),
-            ("kappa budget 20%", mpcore.Selective("fp8_e4m3", "fp16", budget=0.2, estimator="norm")),
-            ("margin budget 20%", mpcore.Selective("fp8_e4m3", "fp16", budget=0.2, score="margin",
-                                                   estimator="norm")),
-            ("random budget 20%", mpcore.Selective("fp8_e4m3", "fp16", budget=0.2, score="random")),
-            # Where does the kappa rule lose? Attention in fp16, the rest by the rule; and the reverse.
-            ("kappa tau=0.1, attention fp16", {torch.nn.MultiheadAttention: mpcore.Uniform("fp16"),
-                                               torch.nn.Linear: mpcore.Selective("fp8_e4m3", "fp16", tau=0.1,
-                                                                                 estimator="norm"),
-                                               torch.nn.Conv2d: mpcore.Selective("fp8_e4m3", "fp16", tau=0.1,
-                                                                                 estimator="norm")}),
-            ("kappa bf16->fp32 tau=0.01", mpcore.Selective("bf16", "fp32", tau=0.01, estimator="norm")),
-            ("kappa tau=0.1 attention only, rest fp16", {
-                torch.nn.MultiheadAttention: mpcore.Selective("fp8_e4m3", "fp16", tau=0.1, estimator="norm"),
-                torch.nn.Linear: mpcore.Uniform("fp16"), torch.nn.Conv2d: mpcore.Uniform("fp16")})]
+    return cached_training(PatchEncoder(), HERE / "models" / f"vit_{dataset}.pt", dataset,
+                           lambda params: torch.optim.Adam(params, lr=3e-3), epochs=3, batch=128)
 
 
 def run(model, x, y, ref, label, policy) -> dict:
@@ -107,9 +70,7 @@ def run(model, x, y, ref, label, policy) -> dict:
     attention = [r for r in layers if r["type"] == "MultiheadAttention"]
     attn_total = max(sum(r["components"] for r in attention), 1)
     selective = any(not r["policy"].startswith("uniform") for r in layers)
-    return {"policy": label, "accuracy": float(np.mean(np.argmax(logits, 1) == y)),
-            "agreement": float(np.mean(np.argmax(logits, 1) == np.argmax(ref, 1))),
-            "logit_err": float(np.mean(np.linalg.norm(logits - ref, axis=1) / np.linalg.norm(ref, axis=1))),
+    return {"policy": label, **scores(logits, y, ref),
             "fraction_recomputed": sum(r["fraction_recomputed"] * r["components"] for r in layers) / total,
             "fraction_high": sum(r["high"] * r["components"] for r in layers) / total if selective else None,
             "attention_high": sum(r["high"] * r["components"] for r in attention) / attn_total if selective else None,
@@ -141,26 +102,10 @@ def write_markdown(rows, out: pathlib.Path) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--limit", type=int, default=1000)
-    ap.add_argument("--out", default=str(HERE / "results"))
-    args = ap.parse_args()
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    args, out = arguments(__doc__, HERE)
     rows = []
-    for dataset in ("mnist", "fashion-mnist"):
-        t0 = time.perf_counter()
-        model = trained(dataset)
-        trained_s = time.perf_counter() - t0
-        x, y = datasets.load(dataset, "test")
-        x = torch.from_numpy(np.asarray(x[: args.limit], dtype=np.float32).reshape(-1, 1, 28, 28))
-        y = np.asarray(y[: args.limit])
-        with torch.no_grad():
-            ref = mt.convert(model.double(), mpcore.Uniform("fp64"))(x.double()).numpy()
-            torch_f32 = model.float()(x).numpy()
-        model = model.float()
-        base = {"dataset": dataset, "images": len(y), "train_or_load_seconds": trained_s,
-                "torch_float32_accuracy": float(np.mean(np.argmax(torch_f32, 1) == y))}
+    for model, x, y, ref, base in test_sets(trained, args.limit):
+        dataset = base["dataset"]
         for label, policy in POLICIES:
             rows.append({**base, **run(model, x, y, ref, label, policy)})
             r = rows[-1]

@@ -59,16 +59,6 @@ __attribute__((always_inline)) inline Float32Digest digest_body(const float* v, 
   return d;
 }
 
-// The digest of two arrays together.
-inline Float32Digest merge(const Float32Digest& a, const Float32Digest& b) {
-  Float32Digest d;
-  d.significands = a.significands | b.significands;
-  d.min_field = a.min_field < b.min_field ? a.min_field : b.min_field;
-  d.max_field = a.max_field > b.max_field ? a.max_field : b.max_field;
-  d.unsupported = a.unsupported || b.unsupported;
-  return d;
-}
-
 inline Float32Digest digest_portable(const float* v, std::size_t n) { return digest_body(v, n); }
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx2"))) inline Float32Digest digest_avx2(const float* v, std::size_t n) {

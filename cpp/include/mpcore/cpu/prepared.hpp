@@ -96,7 +96,7 @@ inline PackedPanels pack_all(const StoredMatrix& w, int threads) {
     }
   });
 #if !defined(__CUDACC__)
-  for (const Float32Digest& d : packed.digests) packed.whole = merge(packed.whole, d);
+  for (const Float32Digest& d : packed.digests) packed.whole = merged(packed.whole, d);
 #endif
   return packed;
 }
