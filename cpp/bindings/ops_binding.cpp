@@ -1,6 +1,8 @@
 // Array kernels: rounding and simulated-accumulation matmul, and which kernel path runs.
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "arrays.hpp"
 
@@ -29,6 +31,43 @@ static NewMatrix<double> matmul(AnyMatrix x, nb::object w, std::optional<AnyVect
   nb::gil_scoped_release release;
   cpu::matmul(xs, layer, y.data(), o, forced ? &p : nullptr);
   return y;
+}
+
+using AnyArray3 = nb::ndarray<nb::ndim<3>, nb::device::cpu>;
+
+// Slice b of a 3-D float32/float64 array as a matrix (strides in elements).
+static cpu::StoredMatrix slice(const AnyArray3& a, std::size_t b, const char* name) {
+  const std::size_t item = a.dtype().bits / 8;
+  cpu::StoredMatrix m = stored_operand(static_cast<const char*>(a.data()) + b * a.stride(0) * item, a.dtype(),
+                                       std::nullopt, name);
+  m.rows = a.shape(1);
+  m.cols = a.shape(2);
+  m.row_stride = a.stride(1);
+  m.col_stride = a.stride(2);
+  return m;
+}
+
+// out[b] = matmul(x[b], w[b]) for every b: each exactly the two-dimensional call (its rows,
+// its streams), in one call from Python.
+static nb::ndarray<nb::numpy, double, nb::ndim<3>, nb::c_contig> matmul_batched(AnyArray3 x, AnyArray3 w,
+                                                                                const MatmulOptions& o) {
+  if (x.shape(0) != w.shape(0)) throw std::invalid_argument("x and w must have the same batch size");
+  if (x.shape(2) != w.shape(2))
+    throw std::invalid_argument("x has " + std::to_string(x.shape(2)) + " features but w has " +
+                                std::to_string(w.shape(2)));
+  const std::size_t batch = x.shape(0), rows = x.shape(1), cols = w.shape(1);
+  double* data = new double[batch * rows * cols ? batch * rows * cols : 1];
+  nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<double*>(p); });
+  nb::ndarray<nb::numpy, double, nb::ndim<3>, nb::c_contig> out(data, {batch, rows, cols}, owner);
+  std::vector<cpu::StoredMatrix> xs, ws;
+  for (std::size_t b = 0; b < batch; ++b) {
+    xs.push_back(slice(x, b, "x"));
+    ws.push_back(slice(w, b, "w"));
+  }
+  nb::gil_scoped_release release;
+  for (std::size_t b = 0; b < batch; ++b)
+    cpu::matmul(xs[b], cpu::PreparedLinear::view(ws[b], cpu::StoredMatrix{}), data + b * rows * cols, o);
+  return out;
 }
 
 static std::string path_name(cpu::Path p) {
@@ -64,6 +103,9 @@ void bind_ops(nb::module_& m) {
   m.def("matmul", &matmul, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("options"),
         nb::arg("path") = "auto", nb::arg("x_table").none() = nb::none(), nb::arg("w_table").none() = nb::none(),
         nb::arg("b_table").none() = nb::none(), doc);
+  m.def("matmul_batched", &matmul_batched, nb::arg("x"), nb::arg("w"), nb::arg("options"),
+        "out[b] = matmul(x[b], w[b]) for x (B, L, E) and w (B, S, E), float32 or float64: each exactly the "
+        "two-dimensional call.");
   m.def(
       "kernel_path",
       [](const std::string& dtype, const MatmulOptions& o) {

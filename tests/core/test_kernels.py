@@ -287,3 +287,19 @@ def test_two_row_binary32_lanes_equal_generic(isa, mode, batch, order, rng):
         _core.set_simd_isa(previous)
     assert np.array_equal(got, run(x, w, b, "fp16", mode, order=order, path="generic"), equal_nan=True)
     assert np.isinf(got[1, :7]).any() or mode in ("rtz", "rto") or batch == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batched_matmul_is_the_calls_one_by_one(dtype, rng):
+    x = rng.standard_normal((5, 7, 33)).astype(dtype)
+    w = rng.standard_normal((5, 33, 11)).astype(dtype).transpose(0, 2, 1)  # strided: (5, 11, 33) view
+    o = mpcore.MatmulOptions(acc="bf16", rounding="sr", seed=4, order="pairwise")
+    got = _core.matmul_batched(x, w, o)
+    assert got.shape == (5, 7, 11)
+    for b in range(5):
+        want = mpcore.matmul(x[b], w[b], options=o)
+        np.testing.assert_array_equal(got[b].view(np.int64), want.view(np.int64))
+    with pytest.raises(ValueError, match="same batch size"):
+        _core.matmul_batched(x, w[:4], o)
+    with pytest.raises(ValueError, match="33 features but w has 10"):
+        _core.matmul_batched(x, w[:, :, :10], o)

@@ -25,7 +25,8 @@ each batch entry and head, each score is the E-term dot product of a query row w
 row (one ``mpcore.matmul`` per batch entry and head, the queries as its rows and the keys
 as its W), then the mask and the softmax in torch in the tensors' dtype, then each output
 the S-term dot product of a row of the probabilities with a column of V (one call per batch
-entry and head, V transposed as its W). The scaling by 1/sqrt(E) (or ``scale``) is where
+entry and head, V transposed as its W; under a uniform policy all of them in one batched
+call, the same bits). The scaling by 1/sqrt(E) (or ``scale``) is where
 torch puts it: nn.MultiheadAttention scales q before the scores, the functional attention
 scales the scores. A selective policy decides these products with the identity (the softmax
 is not an activation of the list). nn.MultiheadAttention's in- and out-projections are
@@ -203,22 +204,47 @@ def _attention_products(q, k, v, mask, scale: float, scale_first: bool, policy: 
     each score the E-term dot product (one mpcore call per b: its rows are q[b]'s), each
     output the S-term dot product of a row of P with a column of v (one call per b); the
     scaling (of q before, or of the scores after, as torch does), the mask and the softmax
-    in torch, in the tensors' dtype."""
+    in torch, in the tensors' dtype. A uniform policy runs all b in one batched call (the
+    same bits as the calls one by one)."""
     torch = _torch()
     dtype = q.dtype
+    qs = q * scale if scale_first else q
+    vt = v.transpose(1, 2).contiguous()
+    if isinstance(policy, Uniform):
+        scores = torch.from_numpy(_batched(_as_numpy(qs.contiguous()), _as_numpy(k.contiguous()), policy, stats))
+        scores = scores.to(dtype) if scale_first else scores.to(dtype) * scale
+        if mask is not None:
+            scores = scores + mask
+        p = torch.softmax(scores, dim=-1)
+        out = torch.from_numpy(_batched(_as_numpy(p.contiguous()), _as_numpy(vt), policy, stats)).to(dtype)
+        return out, p
     out, probabilities = [], []
     for b in range(q.shape[0]):
-        qb = q[b] * scale if scale_first else q[b]
-        scores = torch.from_numpy(_products(_as_numpy(qb), _as_numpy(k[b]), policy, stats)).to(dtype)
+        scores = torch.from_numpy(_products(_as_numpy(qs[b]), _as_numpy(k[b]), policy, stats)).to(dtype)
         if not scale_first:
             scores = scores * scale
         if mask is not None:
             scores = scores + mask[b if mask.shape[0] > 1 else 0]
         p = torch.softmax(scores, dim=-1)
         probabilities.append(p)
-        out.append(torch.from_numpy(_products(_as_numpy(p), _as_numpy(v[b].transpose(0, 1).contiguous()), policy,
-                                              stats)).to(dtype))
+        out.append(torch.from_numpy(_products(_as_numpy(p), _as_numpy(vt[b]), policy, stats)).to(dtype))
     return torch.stack(out), torch.stack(probabilities)
+
+
+def _batched(x3: np.ndarray, w3: np.ndarray, policy: Uniform, stats: _Stats) -> np.ndarray:
+    """matmul(x3[b], w3[b]) for every b in one call (the same bits as one call each)."""
+    from .. import _core
+
+    t0 = time.perf_counter()
+    z = _core.matmul_batched(x3, w3, policy.layer_options())
+    batch, rows, n_in = x3.shape
+    n_out = w3.shape[1]
+    stats.calls += batch
+    stats.components += z.size
+    stats.cost += layer_cost(policy, batch * rows, n_in, n_out, [z.size])
+    stats.cost_high += batch * rows * n_in * n_out * format_cost(policy.formats()[-1])
+    stats.seconds += time.perf_counter() - t0
+    return z
 
 
 def _additive_mask(mask, dtype):
