@@ -1,5 +1,6 @@
 // Accumulate one dot product in every named format and print the errors.
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -28,5 +29,22 @@ int main() {
   o.seed = 42;
   const float bias = 0.5f;
   std::printf("bf16, stochastic, with bias: %.10g\n", mpcore::dot(w.data(), x.data(), n, o, &bias));
+
+  // The selective layer: 16 outputs of a ReLU layer in fp8_e4m3, recomputed in fp16 where
+  // the estimated relative error exceeds tau.
+  const std::size_t outputs = 16;
+  std::vector<float> weights(outputs * n);
+  for (auto& v : weights) v = normal(gen) / 28.0f;
+  mpcore::LadderOptions lo;
+  lo.formats = {mpcore::formats::fp8_e4m3, mpcore::formats::fp16};
+  lo.tau = 0.1;
+  lo.activation = mpcore::Activation::Relu;
+  std::vector<double> z(outputs), y(outputs), kappa(outputs), err(outputs), bound(outputs), bound_prob(outputs);
+  std::vector<std::int32_t> rung(outputs);
+  const mpcore::LadderStats stats = mpcore::cpu::ladder_linear(
+      mpcore::row_major(x.data(), 1, n), mpcore::row_major(weights.data(), outputs, n), mpcore::VectorView<float>{},
+      lo, mpcore::LadderOutputs{z.data(), y.data(), kappa.data(), err.data(), rung.data(), bound.data(),
+                                bound_prob.data()});
+  std::printf("selective fp8_e4m3/fp16, tau 0.1: %zu of %zu outputs recomputed\n", stats.count[1], outputs);
   return std::isfinite(reference) ? 0 : 1;
 }
