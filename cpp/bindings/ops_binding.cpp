@@ -64,9 +64,15 @@ static nb::ndarray<nb::numpy, double, nb::ndim<3>, nb::c_contig> matmul_batched(
     xs.push_back(slice(x, b, "x"));
     ws.push_back(slice(w, b, "w"));
   }
+  // The slices side by side, each on one thread (small products: starting threads per
+  // slice would cost more than the slice); the bits do not depend on the threads.
+  MatmulOptions single = o;
+  single.threads = 1;
   nb::gil_scoped_release release;
-  for (std::size_t b = 0; b < batch; ++b)
-    cpu::matmul(xs[b], cpu::PreparedLinear::view(ws[b], cpu::StoredMatrix{}), data + b * rows * cols, o);
+  cpu::parallel_for(batch, o.threads, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t b = begin; b < end; ++b)
+      cpu::matmul(xs[b], cpu::PreparedLinear::view(ws[b], cpu::StoredMatrix{}), data + b * rows * cols, single);
+  });
   return out;
 }
 
