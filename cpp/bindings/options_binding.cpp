@@ -283,6 +283,19 @@ static void bind_ladder_options(nb::module_& m) {
   cls.def_rw("accumulation", &LadderOptions::accumulation)
       .def("__copy__", [](const LadderOptions& o) { return o; })
       .def("__deepcopy__", [](const LadderOptions& o, nb::handle) { return o; })
+      .def("__getstate__",
+           [](const LadderOptions& o) {
+             std::vector<NamedFormat> fmts;
+             for (const Format& f : o.formats) fmts.push_back(named(f));
+             return nb::make_tuple(fmts, o.tau, o.activation, o.alpha ? nb::cast(*o.alpha) : nb::none(),
+                                   o.estimator, o.factor, o.accumulation, o.bounds, o.guard_sign);
+           })
+      .def("__setstate__",
+           [](LadderOptions& self, const nb::tuple& t) {
+             new (&self) LadderOptions(ladder_options(t[0], t[1], t[2], t[3], t[4], t[5],
+                                                      nb::cast<MatmulOptions>(t[6]), nb::cast<bool>(t[7]),
+                                                      nb::cast<bool>(t[8])));
+           })
       .def_rw("bounds", &LadderOptions::bounds)
       .def_rw("guard_sign", &LadderOptions::guard_sign);
 }

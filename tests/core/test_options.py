@@ -73,6 +73,12 @@ def test_options_pickle_and_copy_to_equal_independent_objects():
     assert pickle.loads(pickle.dumps(mpcore.Selective("fp16", "fp32", tau=0.1))) == mpcore.Selective("fp16", "fp32",
                                                                                                       tau=0.1)
     assert type(pickle.loads(pickle.dumps(mpcore.Selective("fp16", "fp32", tau=0.1)))) is mpcore.Selective
+    ladder = mpcore.Ladder(("fp8_e4m3", "bf16", "fp32"), budget=0.2, score="margin", rounding="sr", seed=5)
+    twin = pickle.loads(pickle.dumps(ladder))
+    assert twin == ladder and type(twin) is mpcore.Ladder and twin.options.accumulation.seed == 5
+    lo_twin = pickle.loads(pickle.dumps(lo))
+    assert [f.name for f in lo_twin.formats] == ["fp16", "fp32"] and lo_twin.tau == 0.5
+    assert lo_twin.activation == mpcore.Activation.leaky_relu and lo_twin.accumulation == o
 
 
 @pytest.mark.parametrize(

@@ -96,6 +96,12 @@ class Ladder:
         """The keywords of ladder_linear that choose the recomputed components."""
         return {"score": self.score, "budget": self.budget, "score_seed": self.score_seed, "neurons": self.neurons}
 
+    def __reduce__(self):
+        # Rebuilt from the fields (Selective's constructor takes other arguments than its
+        # fields), its options made again.
+        state = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "options"}
+        return (_rebuild, (type(self), state))
+
     def label(self) -> str:
         """What the table and the progress bar call it: 'selective' for two formats, else
         'ladder'; the estimator and any non-default option, so different runs differ."""
@@ -128,10 +134,6 @@ class Selective(Ladder):
             raise ValueError(f"low ({low_f.name}) is more precise than high ({high_f.name})")
         super().__init__((low_f, high_f), tau, estimator, factor, guard_sign, **options)
 
-    def __reduce__(self):
-        # Its constructor takes other arguments than its fields: rebuilt from the fields.
-        state = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "options"}
-        return (_rebuild, (type(self), state))
 
 
 def _rebuild(cls, state: dict):
