@@ -305,9 +305,11 @@ void bind_options(nb::module_& m) {
   bind_enum(m, "Order", kOrderNames, kOrderValues, "Summation orders.");
   bind_enum(m, "Activation", kActivationNames, kActivationValues, "Activations that follow a layer.");
   bind_enum(m, "Estimator", kEstimatorNames, kEstimatorValues, "Estimators of |W_i||x| + |b_i|.");
-  bind_enum(m, "Factor", kFactorNames, kFactorValues, "Growth factors c(n) of the error estimate.");
+  bind_enum(m, "Factor", kFactorIdentifiers, kFactorValues,
+            "Growth factors c(n) of the error estimate (as strings: '1', 'sqrt', 'n').");
   bind_matmul_options(m);
   bind_ladder_options(m);
+  m.attr("FACTOR_NAMES") = nb::make_tuple(kFactorNames[0], kFactorNames[1], kFactorNames[2]);
   m.attr("DEFAULT_BLOCK") = kDefaultBlock;
   m.attr("MAX_THREADS") = cpu::kMaxThreads;
 }

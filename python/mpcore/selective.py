@@ -37,7 +37,7 @@ from .scores import SCORES, budget_mask, check_budget, component_scores
 
 ACTIVATIONS = tuple(a.name for a in _core.Activation)
 ESTIMATORS = tuple(e.name for e in _core.Estimator)  # canonical names (not the alias "exact")
-FACTORS = tuple(f.name for f in _core.Factor)
+FACTORS = tuple(_core.FACTOR_NAMES)  # "1", "sqrt", "n" (the enum members: one, sqrt, n)
 LadderOptions = _core.LadderOptions
 MatmulOptions = _core.MatmulOptions
 
@@ -240,7 +240,7 @@ def _decided_rungs(score, budget, first, x2, wa, ba, options: LadderOptions, sco
         from .ops import matmul
         z_high = matmul(x2, wa, ba, options=_rung_options(acc, high))
     n = max(x2.shape[1], 1)
-    c = {"1": 1.0, "sqrt": np.sqrt(n), "n": float(n)}[options.factor.name]
+    c = {_core.Factor.one: 1.0, _core.Factor.sqrt: np.sqrt(n), _core.Factor.n: float(n)}[options.factor]
     scores = component_scores(score, first[0], first[1], activation=options.activation.name, alpha=options.alpha,
                               u=low.u, c=c, z_high=z_high, seed=score_seed)
     if budget is None:

@@ -24,7 +24,8 @@ def test_names_come_from_the_cpp_enums():
     assert mpcore.ESTIMATORS == ("fp32", "low", "norm")
     assert mpcore.LadderOptions(["fp16"], estimator="exact").estimator == mpcore.Estimator.fp32  # the former name
     assert "gelu_tanh" in mpcore.ACTIVATIONS and "elu" in mpcore.ACTIVATIONS
-    assert tuple(mpcore.Factor.__members__) == ("1", "sqrt", "n")
+    assert tuple(mpcore.Factor.__members__) == ("one", "sqrt", "n") and mpcore.selective.FACTORS == ("1", "sqrt", "n")
+    assert mpcore.LadderOptions(["fp16"], factor="1").factor == mpcore.Factor.one
 
 
 def test_enum_values_and_names_are_the_same_option(rng):
@@ -165,3 +166,15 @@ def test_results_are_new_arrays_owned_by_python(rng):
     z[0, 0] = 123.0  # writable, and alive after the call
     out = _core.ladder_linear(x, w, b, mpcore.LadderOptions(["fp16", "fp32"], tau=0.1, bounds=False))
     assert out["bound"] is None and out["z"].shape == (5, 9) and out["rung"].dtype == np.int32
+
+
+def test_the_type_stubs_are_python():
+    import ast
+    import pathlib
+
+    stub = pathlib.Path(mpcore.__file__).parent / "_core.pyi"
+    if not stub.exists():
+        pytest.skip("no generated stub next to the extension (a source-tree build)")
+    tree = ast.parse(stub.read_text())  # an enum member named "1" made it invalid once
+    names = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    assert {"MatmulOptions", "LadderOptions", "Rounding", "Factor"} <= names

@@ -65,6 +65,8 @@ inline Estimator parse_estimator(const std::string& s) {
 }
 
 inline constexpr const char* kFactorNames[] = {"1", "sqrt", "n"};
+// The same as Python identifiers (the members of mpcore.Factor: "1" is not a name).
+inline constexpr const char* kFactorIdentifiers[] = {"one", "sqrt", "n"};
 inline constexpr Factor kFactorValues[] = {Factor::One, Factor::Sqrt, Factor::N};
 inline Factor parse_factor(const std::string& s) { return detail::parse_name("factor", s, kFactorNames, kFactorValues); }
 
