@@ -151,7 +151,7 @@ def ladder_linear(
         budget; any score but "kappa" with tau, and any budget, take the caller's decision
         as is (non-finite or clamped low results are not forced up then).
     neurons: a static plan instead (two formats, no tau or budget): the output indices
-        recomputed for every input, chosen offline (:func:`mpcore.plan.static_plan`); no
+        recomputed for every input, chosen offline (:func:`mpcore.networks.plan.static_plan`); no
         score is computed at run time.
     options: a :class:`LadderOptions` holding formats, tau and the layer's options (the
         keywords formats ... guard_sign are then ignored; score, budget and neurons still apply).

@@ -67,8 +67,8 @@ class SweepResult:
                          f"{r['logits_rel_err_mean']:>10.2e}")
         lines.append("agree: fraction of samples whose predicted class equals the fp64 run's; logit err: mean over "
                      "samples of ||logits - logits_fp64|| / ||logits_fp64||; recomputed: fraction of inner products "
-                     f"recomputed in {self.high}; rel. cost: MACs weighted by storage bits (mpcore.cost), rel. "
-                     "energy: per-operation energies at 45 nm (mpcore.energy), both against uniform "
+                     f"recomputed in {self.high}; rel. cost: MACs weighted by storage bits (mpcore.networks.cost), rel. "
+                     "energy: per-operation energies at 45 nm (mpcore.networks.energy), both against uniform "
                      f"{self.high} and with the estimator included")
         return "\n".join(lines)
 

@@ -1,4 +1,4 @@
-"""An energy model of a layer's arithmetic, beside the storage-bits model of :mod:`mpcore.cost`.
+"""An energy model of a layer's arithmetic, beside the storage-bits model of :mod:`mpcore.networks.cost`.
 
 Per-operation energies at 45 nm from M. Horowitz, "Computing's energy problem (and what we
 can do about it)", ISSCC 2014, Fig. 1.1.9: floating-point add 0.4 pJ (16-bit) and 0.9 pJ

@@ -81,7 +81,7 @@ class Evaluation:
     cost: float
     relative_cost: float  #: cost / (every layer uniformly in the cost reference format)
     cost_reference: str
-    energy_pj: float = float("nan")  #: mpcore.energy's model, all layers, the whole batch
+    energy_pj: float = float("nan")  #: mpcore.networks.energy's model, all layers, the whole batch
     relative_energy: float = float("nan")  #: energy / (every layer uniformly in the cost reference format)
 
     def to_dict(self) -> dict:

@@ -58,7 +58,7 @@ def load(path) -> MLP:
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
-    expected = "an .npz archive with 'layers', 'w0', 'b0', ... (schema in mpcore.models)"
+    expected = "an .npz archive with 'layers', 'w0', 'b0', ... (schema in mpcore.networks.models)"
     try:
         archive = np.load(path, allow_pickle=False)
     except Exception as exc:  # a corrupt or foreign file: NumPy's message alone names neither

@@ -57,7 +57,7 @@ def _torch():
     try:
         import torch
     except ImportError as exc:  # pragma: no cover - exercised only without torch
-        raise ImportError("mpcore.torch needs PyTorch (pip install torch)") from exc
+        raise ImportError("mpcore.networks.torch needs PyTorch (pip install torch)") from exc
     return torch
 
 
@@ -102,7 +102,7 @@ def _products(x2: np.ndarray, layer, policy: Policy, stats: _Stats, activation: 
 
 def _as_numpy(t) -> np.ndarray:
     if t.device.type != "cpu":
-        raise ValueError(f"mpcore.torch runs CPU tensors; got one on {t.device}")
+        raise ValueError(f"mpcore.networks.torch runs CPU tensors; got one on {t.device}")
     a = t.detach()
     return a.numpy() if a.dtype in (_torch().float32, _torch().float64) else a.double().numpy()
 
