@@ -26,7 +26,7 @@ import mpcore
 from mpcore import datasets
 from mpcore.networks.plan import plan_policies, static_plan
 
-from trained import HERE, networks_with_test_sets  # noqa: E402 (bench/ is the script's folder)
+from trained import HERE, networks_with_test_sets, normalize  # noqa: E402 (bench/ is the script's folder)
 BUDGETS = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]
 SCORES = ["kappa", "margin", "authors", "magnitude", "random", "oracle", "static plan"]
 PLAN_IMAGES = 5000  # training images the static plan is chosen on
@@ -43,12 +43,15 @@ def evaluate(net, x, y, ref, policy):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N test images")
+    ap.add_argument("--normalized", action="store_true",
+                    help="the networks trained on normalised inputs (train.py --normalize); results *_normalized.*")
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for dataset, net, x, y in networks_with_test_sets(args.limit):
+    suffix = "_normalized" if args.normalized else ""
+    for dataset, net, x, y in networks_with_test_sets(args.limit, args.normalized):
         t0 = time.perf_counter()
         ref = net.reference_logits(x)
         base = {"network": net.name, "images": len(x)}
@@ -56,6 +59,8 @@ def main() -> None:
             rows.append({**base, "score": f"uniform {fmt}", "budget": None, "tol": None,
                          **evaluate(net, x, y, ref, mpcore.Uniform(fmt))})
         x_train = datasets.load(dataset, "train")[0][:PLAN_IMAGES]
+        if args.normalized:
+            x_train = normalize(dataset, x_train)
         for budget in BUDGETS:
             plan = plan_policies(static_plan(net, x_train, "fp8_e4m3", "fp16", budget), "fp8_e4m3", "fp16")
             rows.append({**base, "score": "static plan", "budget": budget, "tol": None,
@@ -80,15 +85,15 @@ def main() -> None:
         print(f"{net.name}: {time.perf_counter() - t0:.1f} s on {len(x)} images", flush=True)
 
     keys = sorted({k for r in rows for k in r}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99)
-    with open(out / "equal_budget.csv", "w", newline="") as fh:
+    with open(out / f"equal_budget{suffix}.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)
-    (out / "equal_budget.json").write_text(json.dumps(rows, indent=1))
-    (out / "equal_budget.md").write_text(summary(rows))
+    (out / f"equal_budget{suffix}.json").write_text(json.dumps(rows, indent=1))
+    (out / f"equal_budget{suffix}.md").write_text(summary(rows))
     print(summary(rows))
     try:
-        plot(rows, out / "equal_budget.png")
+        plot(rows, out / f"equal_budget{suffix}.png")
     except ImportError as exc:
         print(f"no plot: {exc}")
 

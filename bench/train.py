@@ -3,12 +3,13 @@
 MLP 784-784-128-10, ReLU or tanh hidden layers, identity output; SGD lr 0.05,
 momentum 0.9, batch 64, 10 epochs, cross-entropy; weights and biases rounded to
 fp8_e4m3 in every forward pass (straight-through: gradients update full-precision
-master weights); inputs in [0, 1], not rounded. PyTorch's default Linear
+master weights); inputs in [0, 1], not rounded, or with --normalize (the authors' setup)
+(x - mean) / std of the training pixels, in float32. PyTorch's default Linear
 initialisation, U(-1/sqrt(in), 1/sqrt(in)). Fixed seeds.
 
     MPCORE_DATA=../shared/data python bench/train.py --dataset mnist --activation relu
 
-writes bench/models/<dataset>_<activation>.npz (weights as fp8_e4m3 codes).
+writes bench/models/<dataset>_<activation>[_normalized].npz (weights as fp8_e4m3 codes).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import numpy as np
 import mpcore
 from mpcore import datasets, models
 from mpcore.networks.mlp import MLP, Dense
+
+from trained import model_path, normalization, normalize  # noqa: E402 (bench/ is the script's folder)
 
 HIDDEN = (784, 128)
 
@@ -39,9 +42,12 @@ def q(a):
 
 
 def train(dataset: str, activation: str, epochs: int, seed: int, lr: float = 0.05, momentum: float = 0.9,
-          batch: int = 64):
+          batch: int = 64, normalized: bool = False):
     x, y = datasets.load(dataset, "train")
     xt, yt = datasets.load(dataset, "test")
+    if normalized:  # the authors' setup: (x - mean) / std of the training pixels
+        x, xt = normalize(dataset, x), normalize(dataset, xt)
+        print(f"{dataset}: inputs normalised with mean, std = {normalization(dataset)}", flush=True)
     rng = np.random.default_rng(seed)
     dims = (784,) + HIDDEN + (10,)
     params = []
@@ -90,7 +96,8 @@ def train(dataset: str, activation: str, epochs: int, seed: int, lr: float = 0.0
               f"test accuracy (fp32, fp8 weights) {acc:.4f}, {time.perf_counter() - t0:.1f}s", flush=True)
     layers = [Dense(q(w).astype(np.float64), q(b).astype(np.float64), activation if k < L - 1 else "identity")
               for k, (w, b) in enumerate(params)]
-    return MLP(layers, weight_format="fp8_e4m3", activation_format="fp32", name=f"{dataset}_{activation}")
+    name = f"{dataset}_{activation}{'_normalized' if normalized else ''}"
+    return MLP(layers, weight_format="fp8_e4m3", activation_format="fp32", name=name)
 
 
 def main() -> None:
@@ -99,10 +106,11 @@ def main() -> None:
     ap.add_argument("--activation", choices=("relu", "tanh"), default="relu")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--normalize", action="store_true", help="normalise the inputs as the authors do")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    net = train(args.dataset, args.activation, args.epochs, args.seed)
-    out = pathlib.Path(args.out or pathlib.Path(__file__).parent / "models" / f"{args.dataset}_{args.activation}.npz")
+    net = train(args.dataset, args.activation, args.epochs, args.seed, normalized=args.normalize)
+    out = pathlib.Path(args.out or model_path(args.dataset, args.activation, args.normalize))
     models.save(net, out, encoding="fp8_e4m3")
     print(f"wrote {out} ({out.stat().st_size} bytes)")
 
