@@ -134,9 +134,10 @@ def _add_sweep_options(p: argparse.ArgumentParser, out_default: str) -> None:
     p.add_argument("--low", type=_format_name, default="fp8_e4m3", help="low-precision accumulator (fp8_e4m3)")
     p.add_argument("--high", type=_format_name, default="fp16", help="high-precision accumulator (fp16)")
     p.add_argument("--taus", type=_taus, default=_taus(DEFAULT_TAUS), help=f"comma-separated taus ({DEFAULT_TAUS})")
-    p.add_argument("--estimator", choices=ESTIMATORS, default="norm",
+    p.add_argument("--estimator", choices=ESTIMATORS + ("exact",), default="norm",
                    help="condition estimator (norm: O(in + out) per input, so a selective layer can cost less "
-                        "than uniform high; exact adds an fp32 pass over every term, low one in the low format)")
+                        "than uniform high; fp32 adds an fp32 pass over every term (exact: its former name), "
+                        "low one in the low format)")
     p.add_argument("--factor", choices=FACTORS, default="1", help="c(n) in the rule (1)")
     p.add_argument("--guard-sign", action="store_true", help="also recompute ReLU negatives of uncertain sign")
     p.add_argument("--limit", type=int, default=0, help="use only the first N samples")
