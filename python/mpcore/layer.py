@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
-
 from . import _core
 from ._arrays import as_real_array, stored_operand
 

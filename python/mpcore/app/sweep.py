@@ -16,7 +16,7 @@ import numpy as np
 from ..networks.cost import CostTable
 from ..formats import FormatLike, get as get_format
 from ..networks.mlp import MLP
-from ..networks.policy import Ladder, Policy, Selective, Uniform
+from ..networks.policy import Policy, Selective, Uniform
 
 COLUMNS = ["label", "kind", "tau", "accuracy", "agreement", "fraction_high", "relative_cost", "relative_energy",
            "logits_rel_err_mean", "logits_rel_err_max", "fraction_high_per_layer", "seconds"]

@@ -19,7 +19,7 @@ from .energy import layer_energy_pj, uniform_energy_pj
 from ..formats import Format, FormatLike, get as get_format
 from ..layer import PreparedLinear
 from ..ops import matmul, round as round_to
-from .policy import Ladder, Policy, PolicyLike, Uniform, per_layer
+from .policy import PolicyLike, Uniform, per_layer
 from ..selective import ACTIVATIONS, activate, first_pass, first_pass_key, ladder_linear
 
 

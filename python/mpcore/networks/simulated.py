@@ -1,0 +1,67 @@
+"""What every converted torch layer shares: the simulated products of a layer under a
+policy, and their statistics (for :func:`mpcore.networks.torch.report`)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..ops import matmul
+from ..selective import ladder_linear
+from .cost import format_cost, layer_cost
+from .policy import Policy, Uniform
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - exercised only without torch
+        raise ImportError("mpcore.networks.torch needs PyTorch (pip install torch)") from exc
+    return torch
+
+
+# log10 kappa bins of report()'s histogram: (-inf, -2), [-2, -1), ..., [4, inf).
+KAPPA_EDGES = (-np.inf, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, np.inf)
+
+
+class _Stats:
+    def __init__(self):
+        self.calls = 0
+        self.components = 0
+        self.recomputed = 0
+        self.seconds = 0.0
+        self.cost = 0.0          # mpcore.networks.cost's model: bit-weighted MACs, estimator included
+        self.cost_high = 0.0     # the same products uniformly in the policy's highest format
+        self.kappa_counts = np.zeros(len(KAPPA_EDGES) - 1, dtype=np.int64)
+
+
+def _products(x2: np.ndarray, layer, policy: Policy, stats: _Stats, activation: str = "identity",
+              alpha=None) -> np.ndarray:
+    """(rows, out) outputs of x2 (rows, in) against layer (a PreparedLinear, or an (out, in)
+    array) under the policy, in float64."""
+    t0 = time.perf_counter()
+    if isinstance(policy, Uniform):
+        z = matmul(x2, layer, options=policy.layer_options())
+        recomputed, counts = 0, [z.size]
+    else:
+        r = ladder_linear(x2, layer, options=policy.layer_options(activation, alpha), **policy.decision())
+        z, recomputed = r.z, int(np.count_nonzero(r.rung))
+        counts = np.bincount(r.rung.reshape(-1), minlength=len(r.formats)).tolist()
+        with np.errstate(divide="ignore"):
+            stats.kappa_counts += np.histogram(np.log10(r.kappa[np.isfinite(r.kappa)]), KAPPA_EDGES)[0]
+    rows, n_in, n_out = x2.shape[0], x2.shape[1], z.shape[1]
+    stats.cost += layer_cost(policy, rows, n_in, n_out, counts)
+    stats.cost_high += rows * n_in * n_out * format_cost(policy.formats()[-1])
+    stats.calls += 1
+    stats.components += z.size
+    stats.recomputed += recomputed
+    stats.seconds += time.perf_counter() - t0
+    return z
+
+
+def _as_numpy(t) -> np.ndarray:
+    if t.device.type != "cpu":
+        raise ValueError(f"mpcore.networks.torch runs CPU tensors; got one on {t.device}")
+    a = t.detach()
+    return a.numpy() if a.dtype in (_torch().float32, _torch().float64) else a.double().numpy()

@@ -1,0 +1,209 @@
+"""Attention under simulated accumulation, for :func:`mpcore.networks.torch.convert`.
+
+Attention (``nn.MultiheadAttention``, and calls of
+``torch.nn.functional.scaled_dot_product_attention`` while the converted model runs): for
+each batch entry and head, each score is the E-term dot product of a query row with a key
+row (one ``mpcore.matmul`` per batch entry and head, the queries as its rows and the keys
+as its W), then the mask and the softmax in torch in the tensors' dtype, then each output
+the S-term dot product of a row of the probabilities with a column of V (one call per batch
+entry and head, V transposed as its W; under a uniform policy all of them in one batched
+call, the same bits). The scaling by 1/sqrt(E) (or ``scale``) is where
+torch puts it: nn.MultiheadAttention scales q before the scores, the functional attention
+scales the scores. A selective policy decides these products with the identity (the softmax
+is not an activation of the list). nn.MultiheadAttention's in- and out-projections are
+simulated like Linear layers; the functional attention's callers project with their own
+(converted) layers.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .cost import format_cost, layer_cost
+from .policy import Policy, Uniform
+from ..layer import PreparedLinear
+from .simulated import _as_numpy, _products, _Stats, _torch
+
+
+def _attention_products(q, k, v, mask, scale: float, scale_first: bool, policy: Policy, stats: _Stats):
+    """softmax(q kᵀ scale + mask) v for q (B, L, E), k (B, S, E), v (B, S, Ev) in their dtype:
+    each score the E-term dot product (one mpcore call per b: its rows are q[b]'s), each
+    output the S-term dot product of a row of P with a column of v (one call per b); the
+    scaling (of q before, or of the scores after, as torch does), the mask and the softmax
+    in torch, in the tensors' dtype. A uniform policy runs all b in one batched call (the
+    same bits as the calls one by one)."""
+    torch = _torch()
+    dtype = q.dtype
+    qs = q * scale if scale_first else q
+    vt = v.transpose(1, 2).contiguous()
+    if isinstance(policy, Uniform):
+        scores = torch.from_numpy(_batched(_as_numpy(qs.contiguous()), _as_numpy(k.contiguous()), policy, stats))
+        scores = scores.to(dtype) if scale_first else scores.to(dtype) * scale
+        if mask is not None:
+            scores = scores + mask
+        p = torch.softmax(scores, dim=-1)
+        out = torch.from_numpy(_batched(_as_numpy(p.contiguous()), _as_numpy(vt), policy, stats)).to(dtype)
+        return out, p
+    out, probabilities = [], []
+    for b in range(q.shape[0]):
+        scores = torch.from_numpy(_products(_as_numpy(qs[b]), _as_numpy(k[b]), policy, stats)).to(dtype)
+        if not scale_first:
+            scores = scores * scale
+        if mask is not None:
+            scores = scores + mask[b if mask.shape[0] > 1 else 0]
+        p = torch.softmax(scores, dim=-1)
+        probabilities.append(p)
+        out.append(torch.from_numpy(_products(_as_numpy(p), _as_numpy(vt[b]), policy, stats)).to(dtype))
+    return torch.stack(out), torch.stack(probabilities)
+
+
+def _batched(x3: np.ndarray, w3: np.ndarray, policy: Uniform, stats: _Stats) -> np.ndarray:
+    """matmul(x3[b], w3[b]) for every b in one call (the same bits as one call each)."""
+    from .. import _core
+
+    t0 = time.perf_counter()
+    z = _core.matmul_batched(x3, w3, policy.layer_options())
+    batch, rows, n_in = x3.shape
+    n_out = w3.shape[1]
+    stats.calls += batch
+    stats.components += z.size
+    stats.cost += layer_cost(policy, batch * rows, n_in, n_out, [z.size])
+    stats.cost_high += batch * rows * n_in * n_out * format_cost(policy.formats()[-1])
+    stats.seconds += time.perf_counter() - t0
+    return z
+
+
+def _additive_mask(mask, dtype):
+    """A boolean mask (True: not allowed, as nn.MultiheadAttention) as an additive -inf mask."""
+    torch = _torch()
+    if mask is None or mask.dtype != torch.bool:
+        return None if mask is None else mask.to(dtype)
+    return torch.zeros(mask.shape, dtype=dtype).masked_fill(mask, float("-inf"))
+
+
+def _make_attention(original, policy: Policy, name: str):
+    """nn.MultiheadAttention with its projections and both attention products under policy."""
+    torch = _torch()
+    nn = torch.nn
+    if not original._qkv_same_embed_dim or original.bias_k is not None or original.add_zero_attn:
+        raise ValueError(f"{name}: MultiheadAttention with kdim/vdim, add_bias_kv or add_zero_attn is not "
+                         "supported")
+
+    class SimulatedAttention(nn.Module):
+        """nn.MultiheadAttention computed with mpcore's simulated accumulation (eval, no dropout)."""
+
+        # Read by nn.TransformerEncoderLayer: no bias here sends it to its module path (the
+        # fused fast path would bypass this module); the projections keep their biases.
+        in_proj_bias = None
+
+        def __init__(self):
+            super().__init__()
+            self.original = original
+            self.policy = policy
+            self.layer_name = name
+            self.activation = "identity"
+            self.stats = _Stats()
+            self.batch_first = original.batch_first
+            self._qkv_same_embed_dim = True
+            self.num_heads, e = original.num_heads, original.embed_dim
+            w = _as_numpy(original.in_proj_weight)
+            b = None if original.in_proj_bias is None else _as_numpy(original.in_proj_bias)
+            self._in = [PreparedLinear(w[i * e:(i + 1) * e], None if b is None else b[i * e:(i + 1) * e])
+                        for i in range(3)]
+            ob = original.out_proj.bias
+            self._out = PreparedLinear(_as_numpy(original.out_proj.weight), None if ob is None else _as_numpy(ob))
+
+        def extra_repr(self) -> str:
+            return f"MultiheadAttention under {self.policy.label()}"
+
+        def _project(self, layer, x):
+            lead = x.shape[:-1]
+            z = _products(_as_numpy(x.reshape(-1, x.shape[-1])), layer, self.policy, self.stats)
+            return torch.from_numpy(z).to(x.dtype).reshape(*lead, z.shape[1])
+
+        def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                    average_attn_weights=True, is_causal=False):
+            with torch.no_grad():
+                batched = query.dim() == 3
+                if not batched:
+                    query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+                    if key_padding_mask is not None:
+                        key_padding_mask = key_padding_mask.unsqueeze(0)
+                if self.batch_first and batched:
+                    query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+                (length, batch, e), source, h = query.shape, key.shape[0], self.num_heads
+                dtype = query.dtype
+                q, k, v = (self._project(layer, t) for layer, t in zip(self._in, (query, key, value)))
+
+                def heads(t, n):  # (n, B, E) -> (B*h, n, E/h), torch's layout
+                    return t.reshape(n, batch * h, e // h).transpose(0, 1)
+
+                mask = _additive_mask(attn_mask, dtype)
+                if is_causal and mask is None:
+                    mask = _additive_mask(torch.ones(length, source, dtype=torch.bool).triu(1), dtype)
+                if mask is not None:
+                    mask = mask.reshape(-1, length, source)
+                pad = _additive_mask(key_padding_mask, dtype)
+                if pad is not None:
+                    pad = pad.reshape(batch, 1, 1, source).expand(-1, h, -1, -1).reshape(batch * h, 1, source)
+                    mask = pad if mask is None else mask + pad
+                # As nn.MultiheadAttention: q scaled by 1/sqrt(E/h) before the scores.
+                o, p = _attention_products(heads(q, length), heads(k, source), heads(v, source), mask,
+                                           float((e // h) ** -0.5), True, self.policy, self.stats)
+                o = o.transpose(0, 1).reshape(length, batch, e)
+                out = self._project(self._out, o)
+                if self.batch_first and batched:
+                    out = out.transpose(0, 1)
+                if not batched:
+                    out = out.squeeze(1)
+                weights = None
+                if need_weights:  # the softmax of the simulated scores, per head or averaged
+                    weights = p.reshape(batch, h, length, source)
+                    weights = weights.mean(dim=1) if average_attn_weights else weights
+                    if not batched:
+                        weights = weights.squeeze(0)
+                return out, weights
+
+    return SimulatedAttention()
+
+
+class _AttentionMode:
+    """While active, torch.nn.functional.scaled_dot_product_attention runs its two products
+    under a policy (softmax(q kᵀ scale + mask) v, scale applied to the scores as torch does)."""
+
+    def __init__(self, policy: Policy):
+        torch = _torch()
+        self.policy, self.stats = policy, _Stats()
+        self.layer_name, self.activation = "scaled_dot_product_attention", "identity"
+        outer = self
+
+        class Mode(torch.overrides.TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                kwargs = kwargs or {}
+                if func is torch.nn.functional.scaled_dot_product_attention:
+                    return outer.sdpa(*args, **kwargs)
+                return func(*args, **kwargs)
+
+        self.mode = Mode
+
+    def sdpa(self, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+        torch = _torch()
+        if dropout_p or enable_gqa:
+            raise ValueError("scaled_dot_product_attention under mpcore: dropout_p=0 and enable_gqa=False only")
+        lead, (length, e), source = query.shape[:-2], query.shape[-2:], key.shape[-2]
+        dtype = query.dtype
+        mask = _additive_mask(attn_mask, dtype)
+        if mask is not None and attn_mask.dtype == torch.bool:
+            mask = torch.zeros_like(mask).masked_fill(~attn_mask, float("-inf"))  # True: take part (SDPA)
+        if is_causal:
+            causal = _additive_mask(torch.ones(length, source, dtype=torch.bool).triu(1), dtype)
+            mask = causal if mask is None else mask + causal
+        if mask is not None:
+            mask = mask.expand(*lead, length, source).reshape(-1, length, source)
+        with torch.no_grad():
+            o, _ = _attention_products(query.reshape(-1, length, e), key.reshape(-1, source, e),
+                                       value.reshape(-1, source, value.shape[-1]), mask,
+                                       float(e ** -0.5 if scale is None else scale), False, self.policy, self.stats)
+        return o.reshape(*lead, length, value.shape[-1])
