@@ -17,15 +17,10 @@ from __future__ import annotations
 
 import json
 import pathlib
-import time
 
-import numpy as np
 import torch
 
-import mpcore
-from mpcore.networks import torch as mt
-
-from torch_models import POLICIES, arguments, cached_training, scores, test_sets  # noqa: E402 (bench/ is the script's folder)
+from torch_models import POLICIES, arguments, cached_training, run_policies  # noqa: E402 (bench/ is the script's folder)
 
 HERE = pathlib.Path(__file__).parent
 
@@ -42,26 +37,16 @@ def trained(dataset: str) -> torch.nn.Module:
                            lambda params: torch.optim.SGD(params, lr=0.05, momentum=0.9), epochs=1, batch=64)
 
 
+def summarize(layers) -> dict:
+    total = sum(r["components"] for r in layers)
+    return {"fraction_recomputed": sum(r["fraction_recomputed"] * r["components"] for r in layers) / total,
+            "per_layer_recomputed": [round(r["fraction_recomputed"], 4) for r in layers],
+            "activations": [r["activation"] for r in layers]}
+
+
 def main() -> None:
     args, out = arguments(__doc__, HERE)
-    rows = []
-    for model, x, y, ref, base in test_sets(trained, args.limit):
-        dataset = base["dataset"]
-        for label, policy in POLICIES:
-            sim = mt.convert(model, policy)
-            t = time.perf_counter()
-            with torch.no_grad():
-                logits = sim(x).double().numpy()
-            seconds = time.perf_counter() - t
-            layers = mt.report(sim)
-            total = sum(r["components"] for r in layers)
-            rows.append({**base, "policy": label, **scores(logits, y, ref),
-                         "fraction_recomputed": sum(r["fraction_recomputed"] * r["components"] for r in layers) / total,
-                         "per_layer_recomputed": [round(r["fraction_recomputed"], 4) for r in layers],
-                         "activations": [r["activation"] for r in layers], "seconds": seconds})
-            print(f"{dataset:<14} {label:<20} acc {rows[-1]['accuracy']:.4f} agree {rows[-1]['agreement']:.4f} "
-                  f"logit err {rows[-1]['logit_err']:.4f} recomputed {rows[-1]['fraction_recomputed']:.3f} "
-                  f"{seconds:.1f} s", flush=True)
+    rows = run_policies(trained, args.limit, POLICIES, summarize)
     (out / "cnn.json").write_text(json.dumps(rows, indent=1))
     lines = ["# A CNN under simulated accumulation (bench/cnn.py)", "",
              "conv 1->8 5x5, ReLU, pool, conv 8->16 5x5, ReLU, pool, linear 256->64, ReLU, linear 64->10; "

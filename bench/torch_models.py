@@ -90,3 +90,26 @@ def arguments(doc: str, here):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     return args, out
+
+
+def run_policies(trained, limit: int, policies, summarize) -> list:
+    """A row per dataset and policy: the model converted under the policy, run on the test
+    images, scored against fp64, timed; summarize(report rows) adds the script's own fields."""
+    import time
+
+    from mpcore.networks import torch as mt
+
+    rows = []
+    for model, x, y, ref, base in test_sets(trained, limit):
+        for label, policy in policies:
+            sim = mt.convert(model, policy)
+            t = time.perf_counter()
+            with torch.no_grad():
+                logits = sim(x).double().numpy()
+            seconds = time.perf_counter() - t
+            rows.append({**base, "policy": label, **scores(logits, y, ref), **summarize(mt.report(sim)),
+                         "seconds": seconds})
+            r = rows[-1]
+            print(f"{r['dataset']:<14} {label:<24} acc {r['accuracy']:.4f} agree {r['agreement']:.4f} "
+                  f"logit err {r['logit_err']:.4f} {seconds:.1f} s", flush=True)
+    return rows
