@@ -207,7 +207,7 @@ static void bind_matmul_options(nb::module_& m) {
           nb::kw_only(), nb::arg("acc") = "fp32", nb::arg("rounding") = "rne", nb::arg("order") = "sequential",
           nb::arg("block").none() = nb::none(), nb::arg("outer") = "fp32", nb::arg("seed").none() = 0,
           nb::arg("sr_bits").none() = nb::none(), nb::arg("threads").none() = nb::none(),
-          "seed=None draws a fresh seed for stochastic rounding; sr_bits=None: 52; threads=None: "
+          "seed=None draws a fresh seed for stochastic rounding; sr_bits=None: 32; threads=None: "
           "$MPCORE_NUM_THREADS or all cores; block (default 32) only with order='blocked'.");
   using O = MatmulOptions;
   using H = nb::handle;

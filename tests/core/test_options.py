@@ -92,7 +92,7 @@ def test_options_pickle_and_copy_to_equal_independent_objects():
         (lambda: mpcore.MatmulOptions(outer=1.5), TypeError, "outer must be a format name"),
         (lambda: mpcore.MatmulOptions(seed=True), TypeError, "seed must be an integer"),
         (lambda: mpcore.MatmulOptions(seed=2**64), ValueError, "seed must be in"),
-        (lambda: mpcore.MatmulOptions(sr_bits=53), ValueError, "sr_bits must be an integer in 1..52"),
+        (lambda: mpcore.MatmulOptions(sr_bits=33), ValueError, "sr_bits must be an integer in 1..32"),
         (lambda: mpcore.MatmulOptions(threads=2.0), TypeError, "threads must be a positive integer"),
         (lambda: mpcore.MatmulOptions(threads=5000), ValueError, "threads must be in 1..1024"),
         (lambda: mpcore.LadderOptions([]), ValueError, "formats must be a non-empty list"),

@@ -76,7 +76,17 @@ def test_clamped_sums_are_recomputed_and_bounds_hold(low, mode, order, rng):
     r = mpcore.selective_linear(x, w, low=low, high="fp32", tau=np.inf, rounding=mode, seed=1, **extra)
     exact = exact_linear(x, w)
     kept = ~r.high
-    assert r.high[0].all() and r.high[1].all()
+    assert r.high[0].all()
+    if mode == "sr":
+        # A stochastic path through the clamp may end on the very value the same draws give
+        # without a top (the clamp then changed nothing): such a sum may stay, no other.
+        f = mpcore.formats.get(low)
+        free = mpcore.Format(precision=f.precision, emin=f.emin, emax=f.emax + 20, subnormals=f.subnormals)
+        free_extra = dict(extra, outer=free) if order == "blocked" else {}
+        free_z = mpcore.matmul(x, w, acc=free, rounding=mode, seed=1, **free_extra)
+        assert np.array_equal(r.z[1][kept[1]], free_z[1][kept[1]])
+    else:
+        assert r.high[1].all()
     # Whatever was kept is within its worst-case bound (no silent saturation).
     assert (np.abs(r.z - exact)[kept] <= r.bound[kept]).all()
     # And it equals the low matmul; the rest equals the high matmul.

@@ -26,12 +26,19 @@ def stream_key(seed, index):
     return mix64(mix64((seed + GOLDEN) & MASK) ^ ((index * 0xD1B54A32D192ED03 + 1) & MASK))
 
 
+def fmix32(z):
+    z = ((z ^ (z >> 16)) * 0x85EBCA6B) & 0xFFFFFFFF
+    z = ((z ^ (z >> 13)) * 0xC2B2AE35) & 0xFFFFFFFF
+    return z ^ (z >> 16)
+
+
 def stream_bits(key, step):
-    return mix64((key + (step + 1) * GOLDEN) & MASK)
+    """The 32-bit word of step `step`."""
+    return fmix32((((key & 0xFFFFFFFF) + (step + 1) * 0x9E3779B9) & 0xFFFFFFFF) ^ (key >> 32))
 
 
-def sr_round(v: Fraction, fmt, bits: int, nbits: int = 52):
-    """The README's stochastic rounding of an exact value with a 64-bit random word."""
+def sr_round(v: Fraction, fmt, bits: int, nbits: int = 32):
+    """The README's stochastic rounding of an exact value with a 32-bit random word."""
     if v == 0:
         return Fraction(0)
     a = abs(v)
@@ -39,7 +46,7 @@ def sr_round(v: Fraction, fmt, bits: int, nbits: int = 52):
     q = Fraction(2) ** ((e if e >= fmt.emin else fmt.emin) - fmt.precision + 1)
     k = math.floor(a / q)
     frac = a / q - k
-    up = (bits >> (64 - nbits)) < math.floor(frac * 2 ** nbits)
+    up = (bits >> (32 - nbits)) < math.floor(frac * 2 ** nbits)
     r = (k + up) * q
     if r > Fraction(fmt.max_finite):
         r = math.inf if fmt.overflow == "inf" else (math.nan if fmt.overflow == "nan" else fmt.max_finite)

@@ -125,7 +125,7 @@ static void kernel_matches_scalar_steps() {
                             cpu::name_of(cpu::active_isa()), bad, s.size());
     }
     // Stochastic rounding with few random bits: the last bits of the fraction decide often.
-    for (int bits : {1, 2, 5, 13, 30})
+    for (int bits : {1, 2, 5, 13, 23, 26, 30, 31})
       if (run_pairs(nf.format, Rounding::Stochastic, s, p, bits))
         std::fprintf(stderr, "%s sr with %d bits differs\n", nf.name, bits);
   }
@@ -150,7 +150,7 @@ static void scalar_container_matches(const char* name, const Rounder& R, const s
             first, p[k], got, want);
     }
   });
-  // Stochastic rounding with 52 random bits needs lo's bits whenever the sum is inexact.
+  // Stochastic rounding needs lo's bits whenever its random bits reach below m's.
   const std::size_t least = R.mode == Rounding::Stochastic ? s.size() / 8 : s.size() / 4;
   CHECK(R.precision == 53 || finished > least, "%s mode %d: the scalar container finished %zu of %zu pairs",
         name, int(R.mode), finished, s.size());
@@ -250,6 +250,106 @@ static void binary64_kernel_matches_scalar_steps(bool with_scalar) {
   }
 }
 
+// Stochastic rounding's decision at its boundary: for each pair, the threshold T of the
+// exact scalar step (up iff rnd < T, found by bisection over rnd) and the vector steps given
+// rnd = T - 1, T, T + 1 and the extremes, lane by lane (the portable copy: the same source as
+// every target's). Each binary32 step (SrStep) must agree wherever it does not mark the lane,
+// and decide most lanes of its range itself.
+template <class Step>
+static void sr_boundaries(const char* name, const Rounder& R, const std::vector<double>& s,
+                          const std::vector<double>& p, const char* what, Step&& step) {
+  const int nb = R.sr_bits;
+  const std::uint64_t top = std::uint64_t{1} << nb;
+  std::size_t decided = 0, total = 0;
+  for (std::size_t k = 0; k < s.size(); ++k) {
+    const double first = add_rounded(0.0, s[k], R, 0);  // a value of the format
+    auto scalar = [&](std::uint64_t rnd) {
+      return add_rounded(first, p[k], R, static_cast<std::uint32_t>(rnd << (32 - nb)));
+    };
+    const double never = scalar(top - 1);  // rnd < T fails for every rnd below 2^nb unless T = 2^nb
+    std::uint64_t lo = 0, hi = top;         // T in [lo, hi]: scalar(r) != never exactly for r < T
+    if (same(scalar(0), never)) {
+      hi = 0;
+    } else {
+      while (hi - lo > 1) {
+        const std::uint64_t mid = lo + (hi - lo) / 2;
+        (same(scalar(mid), never) ? hi : lo) = mid;
+      }
+    }
+    const std::uint64_t T = hi;
+    std::uint64_t rnds[5] = {0, T ? T - 1 : 0, T < top ? T : top - 1, T + 1 < top ? T + 1 : top - 1, top - 1};
+    for (std::uint64_t rnd : rnds) {
+      bool special = false;
+      const double got = step(first, p[k], static_cast<std::uint32_t>(rnd), special);
+      ++total;
+      if (special) continue;
+      ++decided;
+      const double want = scalar(rnd);
+      CHECK(same(got, want), "%s %s sr_bits %d: %.17g + %.17g with rnd %llu (T %llu) gave %.17g, want %.17g", name,
+            what, nb, first, p[k], static_cast<unsigned long long>(rnd), static_cast<unsigned long long>(T), got, want);
+    }
+  }
+  CHECK(decided * 2 > total, "%s %s sr_bits %d: the step decided only %zu of %zu", name, what, nb, decided, total);
+}
+
+static void sr_decision_at_its_boundary() {
+  namespace simd = cpu::simd;
+  std::mt19937_64 gen(17);
+  for (const auto& nf : formats::all) {
+    if (!cpu::simd::supports_float32(make_rounder(nf.format, Rounding::Stochastic))) continue;  // small formats
+    std::vector<float> s32, p32;
+    pairs_for(nf.format, gen, s32, p32);
+    std::vector<double> s, p;
+    for (std::size_t k = 0; k < s32.size(); k += 7) s.push_back(s32[k]), p.push_back(p32[k]);
+    for (int nb : {1, 13, 23, 26, 32}) {
+      const Rounder R = make_rounder(nf.format, Rounding::Stochastic, nb);
+      if (simd::supports_float32(R)) {
+        const simd::Float32Grid grid = simd::float32_grid(R);
+        auto binary32 = [&](auto step) {
+          return [&](double a, double b, std::uint32_t rnd, bool& special) {
+            typedef simd::V32<4> V;
+            V::f va = V::f{} + static_cast<float>(a), vb = V::f{} + static_cast<float>(b), sum;
+            V::u vr = V::u{} + rnd;
+            V::i mark{};
+            simd::portable::add32<Rounding::Stochastic, 4, false, decltype(step)::value>(va, vb, grid, vr, mark, sum);
+            special = mark[0] != 0;
+            return static_cast<double>(sum[0]);
+          };
+        };
+        if (grid.sr_normal_usable) {
+          std::vector<double> sn, pn;  // the normal step's range: sums of at least 2^emin
+          for (std::size_t k = 0; k < s.size(); ++k)
+            if (std::fabs(s[k] + p[k]) >= std::ldexp(2.0, nf.format.emin)) sn.push_back(s[k]), pn.push_back(p[k]);
+          sr_boundaries(nf.name, R, sn, pn, "binary32 normal step",
+                        binary32(std::integral_constant<simd::SrStep, simd::SrStep::Normal>{}));
+        }
+        if (grid.sr_subnormal_usable)
+          sr_boundaries(nf.name, R, s, p, "binary32 subnormal step",
+                        binary32(std::integral_constant<simd::SrStep, simd::SrStep::Subnormal>{}));
+        sr_boundaries(nf.name, R, s, p, "binary32 any step",
+                      binary32(std::integral_constant<simd::SrStep, simd::SrStep::Any>{}));
+      }
+      if (simd::supports(R)) {
+        const simd::Float64Grid grid = simd::float64_grid(R);
+        auto binary64 = [&](auto rem_only) {
+          return [&](double a, double b, std::uint32_t rnd, bool& special) {
+            typedef simd::V<2> V;
+            V::d va = V::d{} + a, vb = V::d{} + b, sum;
+            V::u vr = V::u{} + rnd;
+            V::i mark{};
+            simd::portable::add64<Rounding::Stochastic, 2, false, decltype(rem_only)::value>(va, vb, vr, grid, mark,
+                                                                                              sum);
+            special = mark[0] != 0;
+            return sum[0];
+          };
+        };
+        sr_boundaries(nf.name, R, s, p, "binary64 step", binary64(std::false_type{}));
+        if (grid.sr_rem_only) sr_boundaries(nf.name, R, s, p, "binary64 step from rem", binary64(std::true_type{}));
+      }
+    }
+  }
+}
+
 static void proof_boundaries() {
   using cpu::digest;
   using cpu::products_exact_in_float32;
@@ -277,6 +377,7 @@ static void proof_boundaries() {
 
 int main() {
   proof_boundaries();
+  sr_decision_at_its_boundary();
   const cpu::Isa best = cpu::detected_isa();
   for (cpu::Isa isa : {cpu::Isa::Portable, cpu::Isa::Avx2, cpu::Isa::Avx512}) {
     if (static_cast<int>(isa) > static_cast<int>(best)) continue;

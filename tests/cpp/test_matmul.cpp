@@ -75,7 +75,7 @@ int main() {
   // Wide custom formats: a remainder of 1 to 5 bits, so lo's bits decide most roundings.
   for (int p : {48, 50, 52}) {
     const Format wide{p, -1022, 1023, true, (2.0 - std::ldexp(1.0, 1 - p)) * std::ldexp(1.0, 1023), Overflow::Inf, 64};
-    for (int bits : {2, 3, 30, 52})
+    for (int bits : {2, 3, 30, 32})
       for (Order order : {Order::Sequential, Order::Pairwise}) {
         paths_agree<float>(wide, Rounding::Stochastic, 4, 53, 33, order, bits);
         paths_agree<double>(wide, Rounding::Stochastic, 2, 40, 33, order, bits);

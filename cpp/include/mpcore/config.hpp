@@ -20,6 +20,16 @@
 #define MPCORE_FORCE_INLINE inline
 #endif
 
+// Unrolls the loop that follows completely (short loops over lane groups and rows), so
+// their vectors stay in registers instead of being indexed in memory.
+#if defined(__clang__)
+#define MPCORE_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define MPCORE_UNROLL _Pragma("GCC unroll 16")
+#else
+#define MPCORE_UNROLL
+#endif
+
 // Every rounding decision below assumes IEEE binary64 arithmetic with no
 // reassociation and no contraction of a*b+c: fast-math would break TwoSum.
 #if defined(__FAST_MATH__)

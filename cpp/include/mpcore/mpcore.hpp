@@ -21,7 +21,7 @@
 
 namespace mpcore {
 
-inline constexpr const char* version = "0.1.0";
+inline constexpr const char* version = "0.2.0";
 
 // sum_j w[j] x[j] (+ bias), accumulated as `o` says, for output index 0.
 template <class T>

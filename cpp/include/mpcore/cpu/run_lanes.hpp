@@ -46,7 +46,7 @@ void sequential_lanes(const Source& src, std::size_t n, const Rounder& R, std::u
   r.mode = Mode;  // a compile-time constant for the branches inside round_sum
   for (std::size_t j = 0; j < n; ++j) {
     double p[kLanes], next[kLanes];
-    std::uint64_t bits[kLanes];
+    std::uint32_t bits[kLanes];
     bool special[kLanes];
     bool any = false;
     for (std::size_t l = 0; l < kLanes; ++l) {
@@ -122,7 +122,7 @@ void blocked_lanes(const SumLanes& sum_lanes, std::size_t n, const Accumulation&
                        acc.outer.max_finite == DBL_MAX;
   const StepNumbers step{n};
   auto bits = [&](std::size_t l, std::uint64_t number) {
-    return sr ? stream_bits(stream_key(acc.seed, index[l]), number) : std::uint64_t{0};
+    return sr ? stream_bits(stream_key(acc.seed, index[l]), number) : std::uint32_t{0};
   };
   double s[kLanes] = {}, t[kLanes];
   float s32[kLanes] = {};

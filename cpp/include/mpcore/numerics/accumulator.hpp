@@ -69,7 +69,7 @@ MPCORE_HD double accumulate(const Term& term, std::size_t n, const double* bias,
                             std::uint64_t index) {
   const bool sr = a.acc.mode == Rounding::Stochastic;
   const std::uint64_t key = sr ? stream_key(a.seed, index) : 0;
-  auto bits = [&](std::uint64_t step) { return sr ? stream_bits(key, step) : std::uint64_t{0}; };
+  auto bits = [&](std::uint64_t step) { return sr ? stream_bits(key, step) : std::uint32_t{0}; };
 
   const StepNumbers step{n};
   double s = 0.0;

@@ -27,7 +27,8 @@ enum class Rounding : int {
   Stochastic = 6,   // "sr": up with probability (distance to the lower neighbour) / spacing
 };
 
-inline constexpr int kMaxStochasticBits = 52;
+// Random bits per stochastic decision at most: one word of the stream (random.hpp).
+inline constexpr int kMaxStochasticBits = 32;
 
 #include "decision-inl.hpp"
 
@@ -53,7 +54,7 @@ struct Rounder {
   int emin;
   bool subnormals;
   int normal_shift;          // 53 - p: binary64 significand bits dropped in the normal range
-  int sr_bits;               // R: random bits per stochastic decision, 1..52
+  int sr_bits;               // R: random bits per stochastic decision, 1..32
   std::uint64_t max_bits;    // bit pattern of max_finite
   double max_finite;
   double overflow_value;     // magnitude that overflow and infinite inputs become
@@ -219,7 +220,7 @@ MPCORE_HD inline bool overflows_away(Rounding mode, bool negative) {
 
 // Round the exact value hi + lo (|lo| <= ulp(hi)/2, as TwoSum gives) to R's
 // format. `random` supplies the bits for stochastic rounding (ignored otherwise).
-MPCORE_HD inline double round_sum(double hi, double lo, const Rounder& R, std::uint64_t random) {
+MPCORE_HD inline double round_sum(double hi, double lo, const Rounder& R, std::uint32_t random) {
   using namespace detail;
   const std::uint64_t hb = to_bits(hi);
   const std::uint64_t sign = hb & kSignBit;
@@ -238,7 +239,7 @@ MPCORE_HD inline double round_sum(double hi, double lo, const Rounder& R, std::u
   v.ulp_exponent = (field ? field : 1) - 1075;
   Candidates c = candidates(v, R);
   c.position.negative = sign != 0;
-  const bool up = R.mode == Rounding::Stochastic ? (random >> (64 - R.sr_bits)) < c.fraction_bits
+  const bool up = R.mode == Rounding::Stochastic ? (random >> (32 - R.sr_bits)) < c.fraction_bits
                                                  : detail::rounds_away(R.mode, c.position);
   const std::uint64_t out = c.base + (up ? c.step : 0);
   if (out > R.max_bits) {
@@ -250,7 +251,7 @@ MPCORE_HD inline double round_sum(double hi, double lo, const Rounder& R, std::u
 }
 
 // Round one value (exact input) to the format.
-MPCORE_HD inline double round_value(double x, const Rounder& R, std::uint64_t random = 0) {
+MPCORE_HD inline double round_value(double x, const Rounder& R, std::uint32_t random = 0) {
   return round_sum(x, 0.0, R, random);
 }
 
@@ -261,7 +262,7 @@ namespace detail {
 // exact. The halves' sum is rounded on the format's grid halved (emin - 1, max_finite / 2),
 // then doubled, exactly: a clamp to max_finite where the mode clamps (rtz, rto, directed
 // toward zero), the overflow value where it rounds away, SR's draw between the two.
-MPCORE_HD inline double add_rounded_past_binary64(double s, double p, const Rounder& R, std::uint64_t random) {
+MPCORE_HD inline double add_rounded_past_binary64(double s, double p, const Rounder& R, std::uint32_t random) {
   Rounder half = R;
   half.emin -= 1;
   half.max_finite = R.max_finite * 0.5;
@@ -277,7 +278,7 @@ MPCORE_HD inline double add_rounded_past_binary64(double s, double p, const Roun
 }  // namespace detail
 
 // round(s + p) with one rounding of the exact sum (Knuth's TwoSum gives it exactly).
-MPCORE_HD inline double add_rounded(double s, double p, const Rounder& R, std::uint64_t random) {
+MPCORE_HD inline double add_rounded(double s, double p, const Rounder& R, std::uint32_t random) {
   const double hi = s + p;
   if (detail::is_infinite(hi) && !detail::is_infinite(s) && !detail::is_infinite(p))
     return detail::add_rounded_past_binary64(s, p, R, random);
@@ -297,7 +298,7 @@ MPCORE_HD inline double add_rounded(double s, double p, const Rounder& R, std::u
 // needs bits of lo) sets `special`, and the caller must use add_rounded. Where
 // `special` is false the result equals add_rounded's bit for bit (tested).
 template <Rounding Mode>
-MPCORE_HD inline double add_rounded_normal(double s, double p, const Rounder& R, std::uint64_t random,
+MPCORE_HD inline double add_rounded_normal(double s, double p, const Rounder& R, std::uint32_t random,
                                            bool& special) {
   using namespace detail;
   if (R.normal_shift < 1) {  // p = 53: the shifts below would be undefined
@@ -319,7 +320,7 @@ MPCORE_HD inline double add_rounded_normal(double s, double p, const Rounder& R,
     const int nbits = R.sr_bits;
     needs_lo = (d < nbits) & sticky;
     const std::uint64_t frac = d >= nbits ? rem >> (d - nbits) : rem << (nbits - d);
-    up = (random >> (64 - nbits)) < frac;
+    up = (random >> (32 - nbits)) < frac;
   } else {
     GridPosition<bool> g;
     g.inexact = (rem != 0) | sticky;

@@ -23,6 +23,10 @@
 #include <cstring>
 #include <type_traits>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>  // any_lane's test instructions (helpers-inl.hpp)
+#endif
+
 #include "../../numerics/accumulator.hpp"
 #include "../../numerics/random.hpp"
 #include "../../numerics/rounding.hpp"

@@ -3,6 +3,7 @@
 // the binary32 lanes), and which formats and modes each container handles.
 #pragma once
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstddef>
@@ -29,6 +30,9 @@ struct Float64Grid {
   // Nearest even: c's exponent offset, its floor 1.5 * 2^(emin - p + 53), and the largest
   // magnitude the lanes handle (max_finite, or where c would overflow).
   std::int64_t rne_offset, rne_c_min, rne_limit;
+  // Stochastic rounding: nbits <= shift, so m's remainder alone holds the random bits'
+  // fraction in every lane (the spacing in m is at least 2^shift) and lo never enters.
+  bool sr_rem_only;
 };
 
 inline Float64Grid float64_grid(const Rounder& R) {
@@ -47,6 +51,7 @@ inline Float64Grid float64_grid(const Rounder& R) {
   grid.rne_c_min = (static_cast<std::int64_t>(R.emin - R.precision + 53 + 1023) << 52) | (std::int64_t{1} << 51);
   const std::int64_t c_limit = (static_cast<std::int64_t>(1994 + R.precision) << 52) - 1;  // field + 53 - p <= 2046
   grid.rne_limit = grid.max_bits < c_limit ? grid.max_bits : c_limit;
+  grid.sr_rem_only = grid.nbits <= grid.shift;
   return grid;
 }
 
@@ -70,6 +75,10 @@ inline bool supports_float32(const Rounder& R) {
          R.max_finite <= static_cast<double>(FLT_MAX);
 }
 
+// Stochastic rounding's vector steps in the binary32 lanes, cheapest first: `Normal` decides
+// the lanes in the format's normal range, `Subnormal` also those down to 2q, `Any` every lane.
+enum class SrStep : int { Normal = 0, Subnormal = 1, Any = 2 };
+
 // The modes the binary32 kernel implements (all but rounding downward).
 template <class F>
 void with_float32_rounding(Rounding mode, F&& f) {
@@ -89,6 +98,19 @@ struct Float32Grid {
   std::int32_t rne_offset, rne_c_min, rne_limit;
   int nbits;        // stochastic rounding: random bits per decision
   double sr_scale;  // 2^-nbits
+  // Stochastic rounding's integer decisions (step32-inl.hpp): valid where the `usable`
+  // flag holds; each marks the lanes with m in [1, m_min) for the next step.
+  //   normal:    0 <= k = nbits - spacing <= 23; m_min puts m in the format's normal range
+  //              (and the scale 2^(field - 24 - k) in binary32's);
+  //   subnormal: also nbits >= 23 (k >= 0 at every spacing up to 2^23); m_min leaves out
+  //              only the sums below 2q (and a scale out of range).
+  bool sr_normal_usable, sr_subnormal_usable;
+  std::uint32_t sr_normal_m_min, sr_subnormal_m_min;
+  int sr_k;
+  std::uint32_t sr_rem_mask, sr_low_mask, sr_half_unit;  // 2^spacing - 1, 2^k - 1, 2^(spacing - 1)
+  std::uint32_t sr_scale_offset;  // (24 + k) << 23
+  std::int32_t sr_max_base;       // max_bits - sr_half_unit: the next grid point passes max_finite
+  float sr_two_k;                 // 2^k
 };
 
 inline Float32Grid float32_grid(const Rounder& R) {
@@ -113,6 +135,25 @@ inline Float32Grid float32_grid(const Rounder& R) {
   grid.rne_limit = grid.max_bits < c_limit ? grid.max_bits : c_limit;
   grid.nbits = R.sr_bits;
   grid.sr_scale = std::ldexp(1.0, -R.sr_bits);
+  grid.sr_k = grid.nbits - grid.spacing;
+  grid.sr_normal_usable = grid.sr_k >= 0 && grid.sr_k <= 23;
+  grid.sr_subnormal_usable = grid.sr_normal_usable && grid.nbits >= 23;
+  const int k = grid.sr_normal_usable ? grid.sr_k : 0;
+  // The scale's exponent field is field - 24 - k, at least 1; in the subnormal range
+  // (k = nbits - spacing - below) it is emin_field + spacing - nbits - 24 throughout.
+  const int scale_field = k + 25;
+  const int subnormal_scale_field = grid.emin_field + grid.spacing - grid.nbits - 24 >= 1 ? 1 : 255;
+  const int tiny_field = grid.emin_field - 23 + grid.spacing;  // spacing_in_m's tiny below it
+  grid.sr_normal_m_min = static_cast<std::uint32_t>(std::max(grid.emin_field, scale_field)) << 24;
+  grid.sr_subnormal_m_min = static_cast<std::uint32_t>(std::min(
+                                std::max({1, tiny_field, subnormal_scale_field}), std::max(grid.emin_field, scale_field)))
+                            << 24;
+  grid.sr_rem_mask = (std::uint32_t{1} << grid.spacing) - 1;
+  grid.sr_low_mask = (std::uint32_t{1} << k) - 1;
+  grid.sr_half_unit = std::uint32_t{1} << (grid.spacing - 1);
+  grid.sr_scale_offset = static_cast<std::uint32_t>(24 + k) << 23;
+  grid.sr_max_base = grid.max_bits - static_cast<std::int32_t>(grid.sr_half_unit);
+  grid.sr_two_k = std::ldexp(1.0f, k);
   return grid;
 }
 

@@ -39,21 +39,101 @@ __attribute__((always_inline)) inline void two_sum(const Vec& a, const Vec& b, V
   }
 }
 
-// The nbits random bits of stochastic-rounding step `step` of each lane's stream.
-template <int W>
-__attribute__((always_inline)) inline void random_bits(const typename V<W>::u& key, std::uint64_t step, int nbits,
-                                                       typename V<W>::u& out) {
-  out = key + (step + 1) * kGolden;
-  mix64_in_place(out);
-  out >>= 64 - nbits;
+// Whether any lane of a mask (lanes 0 or all ones) is set: one test instruction on x86
+// (a loop over the lanes would extract them one by one).
+template <class Mask>
+__attribute__((always_inline)) inline bool any_lane(const Mask& mask) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if constexpr (sizeof(Mask) == 64) {
+    __m512i v;
+    std::memcpy(&v, &mask, sizeof v);
+    return _mm512_test_epi64_mask(v, v) != 0;
+  } else if constexpr (sizeof(Mask) == 32) {
+    __m256i v;
+    std::memcpy(&v, &mask, sizeof v);
+    return !_mm256_testz_si256(v, v);
+  } else if constexpr (sizeof(Mask) == 16) {
+    __m128i v;
+    std::memcpy(&v, &mask, sizeof v);
+    return _mm_movemask_epi8(v) != 0;  // SSE2: every set lane has its sign bits set
+  }
+#endif
+  bool some = false;
+  for (std::size_t l = 0; l < sizeof(Mask) / sizeof(mask[0]); ++l) some |= mask[l] != 0;
+  return some;
 }
 
-// Stochastic rounding's random bits for W binary32 lanes: two halves of W/2 64-bit words
-// (the streams of random.hpp are 64-bit).
-template <int W>
-struct Random32 {
-  typename V<W / 2>::u half[2];
+// Which of stochastic rounding's binary32 steps (grids.hpp's SrStep) a call runs first: the
+// cheapest usable one, and the next where the first needed a later step in most of the
+// calls' chunks (sums that keep returning near zero, in a format with a wide subnormal
+// range), since a rerun costs about a step of the later one. Any order of steps gives the
+// same bits: each decides its lanes exactly or leaves them to the next.
+struct SrSteps {
+  int first, last, steps = 0, reruns = 0;
+  explicit SrSteps(const Float32Grid& grid)
+      : first(grid.sr_normal_usable ? 0 : grid.sr_subnormal_usable ? 1 : 2), last(2) {}
+  // The next step after `step`, skipping the unusable.
+  int next(int step, const Float32Grid& grid) const {
+    return step == 0 && grid.sr_subnormal_usable ? 1 : 2;
+  }
+  void record(bool rerun, const Float32Grid& grid) {
+    reruns += rerun;
+    if (++steps >= 4 && 2 * reruns > steps && first < last) {
+      first = next(first, grid);
+      steps = reruns = 0;
+    }
+  }
 };
+
+// Runs run(integral_constant<SrStep, ...>) from s.first on, each later step only where the
+// one before marked a lane (any(): whether it did), and records the call's reruns.
+template <class Run, class Any>
+__attribute__((always_inline)) inline void run_sr_steps(SrSteps& s, const Float32Grid& grid, Run&& run, Any&& any) {
+  int step = s.first;
+  for (;;) {
+    if (step == 0) run(std::integral_constant<SrStep, SrStep::Normal>{});
+    else if (step == 1) run(std::integral_constant<SrStep, SrStep::Subnormal>{});
+    else run(std::integral_constant<SrStep, SrStep::Any>{});
+    if (step == 2 || !any()) break;
+    step = s.next(step, grid);
+  }
+  s.record(step != s.first, grid);
+}
+
+// Stochastic-rounding keys of W lanes, as the two 32-bit halves stream_word takes.
+template <int W>
+struct Keys {
+  typename V32<W>::u lo, hi;
+  // The word of step `step` of lane l (for the exact scalar redo).
+  std::uint32_t word(int l, std::uint64_t step) const { return stream_word<std::uint32_t>(lo[l], hi[l], step); }
+};
+
+template <Rounding Mode, int W>
+__attribute__((always_inline)) inline void stream_keys(std::uint64_t seed, const std::uint64_t* index, Keys<W>& key) {
+  for (int l = 0; l < W; ++l) {
+    const std::uint64_t k = Mode == Rounding::Stochastic ? stream_key(seed, index[l]) : 0;
+    key.lo[l] = static_cast<std::uint32_t>(k);
+    key.hi[l] = static_cast<std::uint32_t>(k >> 32);
+  }
+}
+
+// The nbits random bits (the word's top bits) of step `step` in each of W binary32 lanes;
+// zero unless stochastic.
+template <Rounding Mode, int W>
+__attribute__((always_inline)) inline void random32(const Keys<W>& key, std::uint64_t step, int nbits,
+                                                    typename V32<W>::u& rnd) {
+  rnd = typename V32<W>::u{};
+  if constexpr (Mode == Rounding::Stochastic) rnd = stream_word(key.lo, key.hi, step) >> (32 - nbits);
+}
+
+// The same bits in W binary64 lanes (drawn in 32-bit lanes, then widened).
+template <Rounding Mode, int W>
+__attribute__((always_inline)) inline void random64(const Keys<W>& key, std::uint64_t step, int nbits,
+                                                    typename V<W>::u& rnd) {
+  typename V32<W>::u r;
+  random32<Mode, W>(key, step, nbits, r);
+  rnd = __builtin_convertvector(r, typename V<W>::u);
+}
 
 // Splits a W-lane binary32 vector into two W/2-lane binary64 vectors (exact conversion).
 template <int W>
@@ -73,29 +153,6 @@ __attribute__((always_inline)) inline void widen(const typename V32<W>::f& v, ty
   }
   out[0] = __builtin_convertvector(h0, typename V<W / 2>::d);
   out[1] = __builtin_convertvector(h1, typename V<W / 2>::d);
-}
-
-// Stochastic-rounding keys of W binary32 lanes (as two halves of 64-bit words).
-template <int W>
-struct Keys32 {
-  typename V<W / 2>::u half[2];
-};
-
-template <Rounding Mode, int W>
-__attribute__((always_inline)) inline void keys32(std::uint64_t seed, const std::uint64_t* index, Keys32<W>& key) {
-  for (int h = 0; h < 2; ++h)
-    for (int l = 0; l < W / 2; ++l)
-      key.half[h][l] = Mode == Rounding::Stochastic ? stream_key(seed, index[h * (W / 2) + l]) : 0;
-}
-
-// The random bits of step `step` for W lanes (zero unless stochastic).
-template <Rounding Mode, int W>
-__attribute__((always_inline)) inline void random32(const Keys32<W>& key, std::uint64_t step, int nbits,
-                                                    Random32<W>& rnd) {
-  for (int h = 0; h < 2; ++h) {
-    rnd.half[h] = typename V<W / 2>::u{};
-    if constexpr (Mode == Rounding::Stochastic) random_bits<W / 2>(key.half[h], step, nbits, rnd.half[h]);
-  }
 }
 
 // Round to nearest even by rounding to odd first: the odd one of the two numbers of the

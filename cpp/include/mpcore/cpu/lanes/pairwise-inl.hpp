@@ -8,8 +8,8 @@
 // has that step redone by the scalar add_rounded (each node is a function of its two
 // children and its step number only), so the bits are the definition's.
 
-// Binary64 lanes for any input type.
-template <Rounding Mode, int W, class T>
+// Binary64 lanes for any input type (SrRemOnly: add64's).
+template <Rounding Mode, int W, class T, bool SrRemOnly = false>
 struct Container64 {
   typedef typename V<W>::d vec;
   typedef typename V<W>::i mark;
@@ -17,27 +17,27 @@ struct Container64 {
   static constexpr int width = W, G = static_cast<int>(kWidth) / W;
   static constexpr Rounding mode = Mode;
   Float64Grid grid;
-  typename V<W>::u key[G];
+  Keys<W> key[G];
 
   Container64(const Rounder& R, std::uint64_t seed, const std::uint64_t* index) : grid(float64_grid(R)) {
-    for (int g = 0; g < G; ++g)
-      for (int l = 0; l < W; ++l) key[g][l] = Mode == Rounding::Stochastic ? stream_key(seed, index[g * W + l]) : 0;
+    for (int g = 0; g < G; ++g) stream_keys<Mode, W>(seed, index + g * W, key[g]);
   }
   __attribute__((always_inline)) void product(const T* xr, const T* panel, std::size_t j, int g, vec& p) const {
     load<W>(panel + j * kWidth + g * W, p);
     p *= static_cast<double>(xr[j]);
     opaque(p);  // never fused into the TwoSum that follows
   }
-  template <bool Exact>
+  static constexpr bool sr_steps = false;  // one vector step for every lane
+  template <bool Exact, SrStep Step = SrStep::Normal>
   __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t step, int g, mark& special,
                                           vec& sum) const {
-    typename V<W>::u rnd = typename V<W>::u{};
-    if constexpr (Mode == Rounding::Stochastic) random_bits<W>(key[g], step, static_cast<int>(grid.nbits), rnd);
-    add64<Mode, W, Exact>(a, b, rnd, grid, special, sum);
+    typename V<W>::u rnd;
+    random64<Mode, W>(key[g], step, static_cast<int>(grid.nbits), rnd);
+    add64<Mode, W, Exact, SrRemOnly>(a, b, rnd, grid, special, sum);
   }
   // The random bits of a step of lane l of group g (stochastic rounding only).
-  std::uint64_t bits(int g, int l, std::uint64_t step) const {
-    return Mode == Rounding::Stochastic ? stream_bits(key[g][l], step) : 0;
+  std::uint32_t bits(int g, int l, std::uint64_t step) const {
+    return Mode == Rounding::Stochastic ? key[g].word(l, step) : 0;
   }
   // Term j of lane l of group g, for the exact scalar redo.
   double term(const T* xr, const T* panel, std::size_t j, int g, int l) const {
@@ -54,26 +54,29 @@ struct Container32 {
   static constexpr int width = W, G = static_cast<int>(kWidth) / W;
   static constexpr Rounding mode = Mode;
   Float32Grid grid;
-  Keys32<W> key[G];
+  Keys<W> key[G];
 
   Container32(const Rounder& R, std::uint64_t seed, const std::uint64_t* index) : grid(float32_grid(R)) {
-    for (int g = 0; g < G; ++g) keys32<Mode, W>(seed, index + g * W, key[g]);
+    for (int g = 0; g < G; ++g) stream_keys<Mode, W>(seed, index + g * W, key[g]);
   }
+  // Stochastic rounding's cheaper steps mark the lanes a later step decides (add32).
+  static constexpr bool sr_steps = Mode == Rounding::Stochastic;
+  const Float32Grid& sr_grid() const { return grid; }
   __attribute__((always_inline)) void product(const float* xr, const float* panel, std::size_t j, int g,
                                               vec& p) const {
     std::memcpy(&p, panel + j * kWidth + g * W, sizeof p);
     p *= xr[j];
     opaque(p);
   }
-  template <bool Exact>
+  template <bool Exact, SrStep Step = SrStep::Normal>
   __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t step, int g, mark& special,
                                           vec& sum) const {
-    Random32<W> rnd;
+    typename V32<W>::u rnd;
     random32<Mode, W>(key[g], step, grid.nbits, rnd);
-    add32<Mode, W, Exact>(a, b, grid, rnd, special, sum);
+    add32<Mode, W, Exact, Step>(a, b, grid, rnd, special, sum);
   }
-  std::uint64_t bits(int g, int l, std::uint64_t step) const {
-    return Mode == Rounding::Stochastic ? stream_bits(key[g].half[l / (W / 2)][l % (W / 2)], step) : 0;
+  std::uint32_t bits(int g, int l, std::uint64_t step) const {
+    return Mode == Rounding::Stochastic ? key[g].word(l, step) : 0;
   }
   double term(const float* xr, const float* panel, std::size_t j, int g, int l) const {
     return ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + g * W + l]), static_cast<double>(xr[j]));
@@ -98,12 +101,14 @@ struct TwoRows {
   __attribute__((always_inline)) void product(const float*, const float* panel, std::size_t j, int g, vec& p) const {
     row[g / C::G].product(xr[g / C::G], panel, j, g % C::G, p);
   }
-  template <bool Exact>
+  static constexpr bool sr_steps = C::sr_steps;
+  const Float32Grid& sr_grid() const { return row[0].grid; }
+  template <bool Exact, SrStep Step = SrStep::Normal>
   __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t step, int g, mark& special,
                                           vec& sum) const {
-    row[g / C::G].template add<Exact>(a, b, step, g % C::G, special, sum);
+    row[g / C::G].template add<Exact, Step>(a, b, step, g % C::G, special, sum);
   }
-  std::uint64_t bits(int g, int l, std::uint64_t step) const { return row[g / C::G].bits(g % C::G, l, step); }
+  std::uint32_t bits(int g, int l, std::uint64_t step) const { return row[g / C::G].bits(g % C::G, l, step); }
   double term(const float*, const float* panel, std::size_t j, int g, int l) const {
     return row[g / C::G].term(xr[g / C::G], panel, j, g % C::G, l);
   }
@@ -121,29 +126,42 @@ __attribute__((always_inline)) inline void pairwise_body(const C& c, const T* xr
   R.mode = C::mode;
   // Marks are per lane position, shared by the groups, and checked once per leaf: a
   // marked position is redone in every group by the exact scalar steps.
-  auto any = [](const typename C::mark& m) {
-    bool some = false;
-    for (int l = 0; l < C::width; ++l) some |= m[l] != 0;
-    return some;
-  };
+  auto any = [](const typename C::mark& m) { return any_lane(m); };
   vec stack[64][G];  // stack[t]: the sum of a run of leaves, run lengths decreasing powers of two
   int top = 0;
   std::uint64_t node = 0;
   const StepNumbers step{n};
   const vec zero{};
+  // Stochastic rounding in binary32: which step runs first (run_sr_steps).
+  struct NoSteps {};
+  auto sr = [&] {
+    if constexpr (C::sr_steps) return SrSteps(c.sr_grid());
+    else return NoSteps{};
+  }();
   for (std::size_t j = 0; j < n; ++j) {
     typename C::mark special{};
     int merges = 0;
     for (std::size_t t = j + 1; (t & 1) == 0; t >>= 1) ++merges;  // after leaf j: merge equal runs
     vec v[G];
-    for (int g = 0; g < G; ++g) {
-      vec p;
-      c.product(xr, panel, j, g, p);
-      c.template add<true>(zero, p, step.term(j), g, special, v[g]);  // exact products: 0 + p is exact
-    }
-    for (int t = 0; t < merges; ++t) {  // groups inside: independent chains side by side
-      const vec* left = stack[top - 1 - t];
-      for (int g = 0; g < G; ++g) c.template add<false>(left[g], v[g], step.combine(node + t), g, special, v[g]);
+    // Leaf j and its merges; the general step (where the container has two) redoes a step in
+    // which the fast one marked a lane.
+    auto run = [&](auto sr_step) {
+      special = typename C::mark{};
+      for (int g = 0; g < G; ++g) {
+        vec p;
+        c.product(xr, panel, j, g, p);
+        c.template add<true, decltype(sr_step)::value>(zero, p, step.term(j), g, special, v[g]);  // 0 + p is exact
+      }
+      for (int t = 0; t < merges; ++t) {  // groups inside: independent chains side by side
+        const vec* left = stack[top - 1 - t];
+        for (int g = 0; g < G; ++g)
+          c.template add<false, decltype(sr_step)::value>(left[g], v[g], step.combine(node + t), g, special, v[g]);
+      }
+    };
+    if constexpr (C::sr_steps) {
+      run_sr_steps(sr, c.sr_grid(), run, [&] { return any(special); });
+    } else {
+      run(std::integral_constant<SrStep, SrStep::Normal>{});
     }
     if (any(special)) {  // rare: the whole step again, exactly, for the marked positions
       for (int g = 0; g < G; ++g)
@@ -164,7 +182,7 @@ __attribute__((always_inline)) inline void pairwise_body(const C& c, const T* xr
   for (int t = top - 2; t >= 0; --t, ++node) {
     typename C::mark special{};
     vec next[G];
-    for (int g = 0; g < G; ++g) c.template add<false>(stack[t][g], s[g], step.combine(node), g, special, next[g]);
+    for (int g = 0; g < G; ++g) c.template add<false, SrStep::Any>(stack[t][g], s[g], step.combine(node), g, special, next[g]);
     if (any(special))
       for (int g = 0; g < G; ++g)
         for (int l = 0; l < C::width; ++l)

@@ -5,7 +5,8 @@
 
 // kWidth outputs: out[l] = the sequential accumulation of panel[j*kWidth + l] * xr[j], j < n.
 // step0: the stochastic-rounding step number of term 0 (a block of a longer sum starts later).
-template <Rounding Mode, int W, class T>
+// SrRemOnly: stochastic rounding where the grid's sr_rem_only holds (add64).
+template <Rounding Mode, int W, class T, bool SrRemOnly = false>
 __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* panel, std::size_t n, const Rounder& R,
                                                       std::uint64_t seed, const std::uint64_t* index, double* out,
                                                       std::uint64_t step0) {
@@ -14,12 +15,11 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
   typedef typename V<W>::i vi;
   constexpr int G = static_cast<int>(kWidth) / W;
   const Float64Grid grid = float64_grid(R);
-  vu key[G];
+  Keys<W> key[G];
   vd s[G];
   for (int g = 0; g < G; ++g) {
     s[g] = vd{};
-    for (int l = 0; l < W; ++l)
-      key[g][l] = Mode == Rounding::Stochastic ? stream_key(seed, index[g * W + l]) : 0;
+    stream_keys<Mode, W>(seed, index + g * W, key[g]);
   }
   Rounder r = R;
   r.mode = Mode;
@@ -38,9 +38,9 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
         load<W>(panel + j * kWidth + g * W, p);
         p *= xj;
         opaque(p);  // never fused into the TwoSum below
-        vu rnd = vu{};
-        if constexpr (Mode == Rounding::Stochastic) random_bits<W>(key[g], j + step0, grid.nbits, rnd);
-        add64<Mode, W>(s[g], p, rnd, grid, special[g], s[g]);
+        vu rnd;
+        random64<Mode, W>(key[g], j + step0, static_cast<int>(grid.nbits), rnd);
+        add64<Mode, W, false, SrRemOnly>(s[g], p, rnd, grid, special[g], s[g]);
       }
     }
     vi any = special[0];
@@ -51,11 +51,10 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
       for (std::size_t lane = 0; lane < kWidth; ++lane) {
         const int g = static_cast<int>(lane) / W, l = static_cast<int>(lane) % W;
         if (!special[g][l]) continue;  // lanes are independent: the others are exact
-        const std::uint64_t lane_key = Mode == Rounding::Stochastic ? key[g][l] : 0;
         double v = start[g][l];
         for (std::size_t j = j0; j < j1; ++j) {
           const double p = ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + lane]), static_cast<double>(xr[j]));
-          v = add_rounded(v, p, r, Mode == Rounding::Stochastic ? stream_bits(lane_key, j + step0) : 0);
+          v = add_rounded(v, p, r, Mode == Rounding::Stochastic ? key[g].word(l, j + step0) : 0);
         }
         s[g][l] = v;
       }
@@ -79,49 +78,64 @@ __attribute__((always_inline)) inline void lanes32_body(const float* const* xr, 
   const Float32Grid grid = float32_grid(R);
   Rounder r = R;
   r.mode = Mode;
-  Keys32<W> key[Rows][G];
+  Keys<W> key[Rows][G];
   vf s[Rows][G];
   for (int row = 0; row < Rows; ++row)
     for (int g = 0; g < G; ++g) {
-      keys32<Mode, W>(seed, index + row * kWidth + g * W, key[row][g]);
+      stream_keys<Mode, W>(seed, index + row * kWidth + g * W, key[row][g]);
       s[row][g] = vf{};
     }
+  // Stochastic rounding's cheaper steps mark the lanes they cannot decide (add32); a chunk
+  // that has one is run again by the next step before the exact redo (run_sr_steps).
+  SrSteps sr(grid);
   for (std::size_t j0 = 0; j0 < n; j0 += kChunk) {
     const std::size_t j1 = j0 + kChunk < n ? j0 + kChunk : n;
     // One mark per lane position for all groups of a row (fewer registers): a marked
     // position is redone in every group, which is exact too.
     vf start[Rows][G];
     vi special[Rows];
-    for (int row = 0; row < Rows; ++row) {
-      special[row] = vi{};
+    for (int row = 0; row < Rows; ++row)
       for (int g = 0; g < G; ++g) start[row][g] = s[row][g];
-    }
-    for (std::size_t j = j0; j < j1; ++j) {
-      for (int g = 0; g < G; ++g) {
-        vf w;
-        std::memcpy(&w, panel + j * kWidth + g * W, sizeof w);
-        for (int row = 0; row < Rows; ++row) {
-          vf p = w * xr[row][j];  // exact (the caller proved it)
-          opaque(p);
-          Random32<W> rnd;
-          random32<Mode, W>(key[row][g], j + step0, grid.nbits, rnd);
-          add32<Mode, W>(s[row][g], p, grid, rnd, special[row], s[row][g]);
+    auto run = [&](auto sr_step) {
+      for (int row = 0; row < Rows; ++row) {
+        special[row] = vi{};
+        for (int g = 0; g < G; ++g) s[row][g] = start[row][g];
+      }
+      for (std::size_t j = j0; j < j1; ++j) {
+        MPCORE_UNROLL
+        for (int g = 0; g < G; ++g) {
+          vf w;
+          std::memcpy(&w, panel + j * kWidth + g * W, sizeof w);
+          MPCORE_UNROLL
+          for (int row = 0; row < Rows; ++row) {
+            vf p = w * xr[row][j];  // exact (the caller proved it)
+            opaque(p);
+            typename V32<W>::u rnd;
+            random32<Mode, W>(key[row][g], j + step0, grid.nbits, rnd);
+            add32<Mode, W, false, decltype(sr_step)::value>(s[row][g], p, grid, rnd, special[row], s[row][g]);
+          }
         }
       }
+    };
+    if constexpr (Mode == Rounding::Stochastic) {
+      run_sr_steps(sr, grid, run, [&] {
+        vi any = special[0];
+        for (int row = 1; row < Rows; ++row) any |= special[row];
+        return any_lane(any);
+      });
+    } else {
+      run(std::integral_constant<SrStep, SrStep::Normal>{});
     }
     for (int row = 0; row < Rows; ++row) {
-      bool some = false;
-      for (int l = 0; l < W; ++l) some |= special[row][l] != 0;
-      if (!some) continue;
+      if (!any_lane(special[row])) continue;
       // Rare: redo the chunk exactly (in binary64) for the lanes that met a special case.
       for (std::size_t lane = 0; lane < kWidth; ++lane) {
         const int g = static_cast<int>(lane) / W, l = static_cast<int>(lane) % W;
         if (!special[row][l]) continue;
-        const std::uint64_t lane_key = Mode == Rounding::Stochastic ? stream_key(seed, index[row * kWidth + lane]) : 0;
         double v = start[row][g][l];
         for (std::size_t j = j0; j < j1; ++j)
           v = add_rounded(v, ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + lane]), static_cast<double>(xr[row][j])), r,
-                          Mode == Rounding::Stochastic ? stream_bits(lane_key, j + step0) : 0);
+                          Mode == Rounding::Stochastic ? key[row][g].word(l, j + step0) : 0);
         // A value of the format (exact in binary32), or an infinity or NaN, which binary32
         // carries too: the next step marks the lane again and this loop keeps it exact.
         s[row][g][l] = static_cast<float>(v);

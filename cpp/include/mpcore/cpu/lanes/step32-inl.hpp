@@ -17,28 +17,91 @@
 //     per binade below 2^emin (decision-inl.hpp decides); below 2q (q the smallest
 //     subnormal) compares decide;
 //   - stochastic: the truncation and the next grid point come from m, the decision from
-//     an exact binary64 comparison that includes lo (stochastic_step32).
+//     rem and lo by integer arithmetic (stochastic_step32), or, for a step with a lane
+//     that decision cannot take (below 2q), an exact binary64 comparison
+//     (stochastic_step32_widened).
 // Overflow and non-finite sums are marked and the chunk is redone exactly (in binary64).
 // Rounding downward (the sign rule of an exact zero) stays on the binary64 kernel.
 
-// Stochastic rounding of m = 2|hi| +- 1 (lanes below 2q: tiny): up with probability
-// (|exact| - base) / spacing, resolved to nbits random bits as round_sum does: up iff
-// rnd < floor(D / spacing * 2^nbits), i.e. iff (rnd + 1) * spacing * 2^-nbits <= D, with
-// D = |exact| - base. D = (|hi| - base) + lo is exact in binary64 (|hi| - base is exact in
-// binary32: both lie within a spacing and an ulp of each other; the two parts span fewer
-// than 53 bits), as is the right side. Returns the magnitude bits; marks the lanes whose
-// next grid point lies above max_finite (it may be binary32's inf, whose spacing would make
-// the comparison meaningless): the exact step decides there.
-template <int W>
+// Stochastic rounding by integer arithmetic and one binary32 compare (SrStep::Normal and
+// SrStep::Subnormal; each marks the lanes with m in [1, its m_min) for the next step): up iff
+// rnd < T = floor(f * 2^nbits), f the exact value's fraction of the spacing above the grid
+// point toward zero. The spacing in m is 2^shift (spacing_in_m's; 2^spacing in the normal
+// range, which is all Normal decides), and the exact value lies at m - side + e in m's units
+// (e = 2 lo / u, u the ulp of m's binade, |e| <= 1, side the sign of lo that m already
+// holds), so with rem = m's low `shift` bits, c = rem - side and k = nbits - shift
+// (0 <= k <= 23 where the step is usable):
+//   T = c * 2^k + floor(e * 2^k), and rnd < T  <=>  D = rnd + 1 - c * 2^k <= e * 2^k
+//                                             <=>  D * s <= lo,  s = u * 2^(-k-1)
+// (D an integer; lo signed relative to |hi|; s = 2^(field - 24 - k), a normal power of two
+// where m >= m_min). D = (rnd_hi - c) * 2^k + rnd_lo + 1 is formed in binary32 with one
+// rounding (the product is a power-of-two scaling, exact): exact where |D| <= 2^24, and
+// rounding is monotone, so beyond (|rnd_hi - c| >= 2, where |D| > 2^k + 1 and the sign
+// decides) the outcome holds. An exact zero (m = 0, lo = 0) has D >= 1 and a positive s (the
+// subtraction below wraps), so it never moves. Returns the magnitude bits; marks the lanes
+// whose next grid point lies above max_finite (overflow and non-finite sums: the exact step
+// decides).
+template <int W, bool Subnormal>
 __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
-    const typename V32<W>::f& hi, const typename V32<W>::f& lo, const typename V32<W>::u& m,
-    const typename V32<W>::u& unit, const typename V32<W>::i& tiny, const Float32Grid& grid, const Random32<W>& rnd,
+    const typename V32<W>::f& lo, const typename V32<W>::u& hb, const typename V32<W>::u& m,
+    const typename V32<W>::i& side, const Float32Grid& grid, const typename V32<W>::u& rnd,
     typename V32<W>::i& special) {
   typedef typename V32<W>::f vf;
   typedef typename V32<W>::u vu;
   typedef typename V32<W>::i vi;
+  special |= (vi)(m - 1 < (Subnormal ? grid.sr_subnormal_m_min : grid.sr_normal_m_min) - 1);
+  vu rem, base, rnd_hi, low_bits, half_unit, scale_offset;
+  vf two_k;
+  if constexpr (Subnormal) {  // the spacing per lane: one bit wider per binade below 2^emin
+    const vi below = grid.emin_field - (vi)(m >> 24);
+    const vi shift_raw = grid.spacing + (below > 0 ? below : 0);
+    const vu shift = (vu)(shift_raw < 23 ? shift_raw : 23);  // 23: zeros and marked lanes only
+    const vu unit = (vu{} + 1) << shift;
+    const vu k = static_cast<std::uint32_t>(grid.nbits) - shift;
+    rem = m & (unit - 1);
+    rnd_hi = rnd >> k;
+    low_bits = rnd - (rnd_hi << k);
+    two_k = (vf)((k + 127) << 23);
+    scale_offset = (k + 24) << 23;
+    half_unit = unit >> 1;
+  } else {
+    rem = m & grid.sr_rem_mask;
+    rnd_hi = rnd >> grid.sr_k;
+    low_bits = rnd & grid.sr_low_mask;
+    two_k = vf{} + grid.sr_two_k;
+    scale_offset = vu{} + grid.sr_scale_offset;
+    half_unit = vu{} + grid.sr_half_unit;
+  }
+  base = (m ^ rem) >> 1;  // the grid point toward zero (bits)
+  const vf over = __builtin_convertvector((vi)rnd_hi - ((vi)rem - side), vf);
+  const vf d = over * two_k + __builtin_convertvector((vi)low_bits + 1, vf);
+  const vf s = (vf)((base - scale_offset) & 0x7f800000u);
+  const vf lo_rel = (vf)((vu)lo ^ (hb & 0x80000000u));
+  const vi up = d * s <= lo_rel;
+  special |= (vi)base > grid.sr_max_base;
+  return base + ((vu)up & half_unit);
+}
+
+// Stochastic rounding where some lane lies below 2q (q the smallest subnormal), any lane:
+// up with probability (|exact| - base) / spacing, resolved to nbits random bits as
+// round_sum does: up iff rnd < floor(D / spacing * 2^nbits), i.e. iff
+// (rnd + 1) * spacing * 2^-nbits <= D, with D = |exact| - base. D = (|hi| - base) + lo is
+// exact in binary64 (|hi| - base is exact in binary32: both lie within a spacing and an ulp
+// of each other; the two parts span fewer than 53 bits), as is the right side. Returns the
+// magnitude bits; marks the lanes whose next grid point lies above max_finite (it may be
+// binary32's inf, whose spacing would make the comparison meaningless).
+template <int W>
+__attribute__((always_inline)) inline typename V32<W>::u stochastic_step32_widened(
+    const typename V32<W>::f& hi, const typename V32<W>::f& lo, const typename V32<W>::u& m,
+    const typename V32<W>::u& unit, const typename V32<W>::i& tiny, const Float32Grid& grid,
+    const typename V32<W>::u& rnd, typename V32<W>::i& special) {
+  typedef typename V32<W>::f vf;
+  typedef typename V32<W>::u vu;
+  typedef typename V32<W>::i vi;
   typedef typename V<W / 2>::d vd;
+  typedef typename V<W / 2>::u vu_half;
   typedef typename V32<W / 2>::i vi_half;
+  typedef typename V32<W / 2>::u vu32_half;
   const vu hb = (vu)hi;
   const vu down = m & ~(unit - 1);  // toward zero
   const vi at_least_q = (vi)m >= grid.m_q;
@@ -52,32 +115,51 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
   widen<W>(d1, dd1);
   widen<W>(lo_rel, dlo);
   widen<W>(spacing_f, dsp);
+  vu32_half rnd_half[2];
+  std::memcpy(&rnd_half[0], &rnd, sizeof rnd_half[0]);
+  std::memcpy(&rnd_half[1], reinterpret_cast<const char*>(&rnd) + sizeof rnd_half[0], sizeof rnd_half[1]);
   vi_half up_half[2];
   for (int h = 0; h < 2; ++h) {
     const vd D = dd1[h] + dlo[h];
-    const vd r = (vd)(rnd.half[h] | 0x4330000000000000ull) - 4503599627370496.0 + 1.0;  // rnd + 1, exact
+    const vu_half r64 = __builtin_convertvector(rnd_half[h], vu_half);
+    const vd r = (vd)(r64 | 0x4330000000000000ull) - 4503599627370496.0 + 1.0;  // rnd + 1, exact
     up_half[h] = __builtin_convertvector(r * (dsp[h] * grid.sr_scale) <= D, vi_half);
   }
   vi up;
-  if constexpr (W == 4) {
-    up = __builtin_shufflevector(up_half[0], up_half[1], 0, 1, 2, 3);
-  } else if constexpr (W == 8) {
-    up = __builtin_shufflevector(up_half[0], up_half[1], 0, 1, 2, 3, 4, 5, 6, 7);
-  } else {
-    up = __builtin_shufflevector(up_half[0], up_half[1], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  }
+  std::memcpy(&up, &up_half[0], sizeof up_half[0]);
+  std::memcpy(reinterpret_cast<char*>(&up) + sizeof up_half[0], &up_half[1], sizeof up_half[1]);
   special |= (vi)next_bits > grid.max_bits;
   return up ? next_bits : base_bits;
+}
+
+// The target spacing in m (unit, a power of two): 2^(25 - p) in the normal range, one bit
+// wider per binade below 2^emin. From 2^24 on it reaches the binade's width: |exact| < 2q
+// (q the smallest subnormal, `tiny`), where the candidates are 0, q and 2q and compares
+// with the m of q/2, q and 3q/2 (m is monotone in |exact|) decide, as the mask rounding
+// cannot (unit is then 2^23, only a placeholder).
+template <int W>
+__attribute__((always_inline)) inline void spacing_in_m(const typename V32<W>::u& m, const Float32Grid& grid,
+                                                        typename V32<W>::i& tiny, typename V32<W>::u& unit) {
+  typedef typename V32<W>::u vu;
+  typedef typename V32<W>::i vi;
+  const vi field = (vi)(m >> 24);
+  const vi below = grid.emin_field - (field > 1 ? field : 1);
+  const vi shift_raw = grid.spacing + (below > 0 ? below : 0);
+  tiny = shift_raw > 23;
+  unit = (vu{} + 1) << (vu)(tiny ? 23 : shift_raw);
 }
 
 // sum = round(a + b) in every lane (sum may be a or b); marks in `special` the lanes
 // whose result the exact binary64 path must give instead (overflow, non-finite).
 // Exact: the caller knows a + b is exact in binary32 (a leaf 0 + p), so lo = 0.
+// Step (stochastic rounding only): which decision (grids.hpp's SrStep, usable for the grid);
+// Normal and Subnormal also mark the lanes they cannot decide, which the caller redoes with
+// a later step first (the exact scalar step only for what Any marks).
 // Vectors go by reference: by value they would change the ABI across target boundaries.
 // rnd: the random bits (stochastic rounding only).
-template <Rounding Mode, int W, bool Exact = false>
+template <Rounding Mode, int W, bool Exact = false, SrStep Step = SrStep::Normal>
 __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, const typename V32<W>::f& b,
-                                                 const Float32Grid& grid, const Random32<W>& rnd,
+                                                 const Float32Grid& grid, const typename V32<W>::u& rnd,
                                                  typename V32<W>::i& special, typename V32<W>::f& sum) {
   static_assert(Mode != Rounding::Downward, "rounding downward uses the binary64 kernel");
   typedef typename V32<W>::f vf;
@@ -100,19 +182,20 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   // and rup of a negative sum) or marks the lane (a magnitude, or SR's next point, past it).
   const vi side = (opposite | 1) & (lo != 0);  // sign of (exact - hi) relative to |hi|
   const vu m = (hb << 1) + (vu)side;
-  const vi field = (vi)(m >> 24);
-  const vi below = grid.emin_field - (field > 1 ? field : 1);
-  const vi shift_raw = grid.spacing + (below > 0 ? below : 0);
-  // From 24 on, the spacing reaches the binade's width: |exact| < 2q (q the smallest
-  // subnormal) and the candidates are 0, q and 2q; compares with the m of q/2, q and
-  // 3q/2 (m is monotone in |exact|) decide, as the mask rounding cannot.
-  const vi tiny = shift_raw > 23;
-  const vi shift = tiny ? 23 : shift_raw;
-  const vu unit = (vu{} + 1) << (vu)shift;  // target spacing in m
   vu magnitude;
   if constexpr (Mode == Rounding::Stochastic) {
-    magnitude = stochastic_step32<W>(hi, lo, m, unit, tiny, grid, rnd, special);
+    if constexpr (Step != SrStep::Any) {
+      magnitude = stochastic_step32<W, Step == SrStep::Subnormal>(lo, hb, m, side, grid, rnd, special);
+    } else {
+      vi tiny;
+      vu unit;
+      spacing_in_m<W>(m, grid, tiny, unit);
+      magnitude = stochastic_step32_widened<W>(hi, lo, m, unit, tiny, grid, rnd, special);
+    }
   } else {
+    vi tiny;
+    vu unit;
+    spacing_in_m<W>(m, grid, tiny, unit);
     const vu mask = unit - 1, rem = m & mask, half = unit >> 1;
     const vi mi = (vi)m, negative = (vi)hb < 0;
     // Grid points and midpoints are even in m, so an odd m is never a tie.

@@ -16,7 +16,8 @@
 // round_sum decides: the remainder's bits, and where nbits > dd the next `left` bits from
 // lo, floor(t) for lo of hi's sign, else 2^left - ceil(t), with t = |lo| / ulp(m) * 2^left
 // (a power-of-two scaling, exact). Marks the lanes whose scaling leaves binary64's range.
-template <int W>
+// RemOnly (grid.sr_rem_only): nbits <= dd in every lane, so the fraction is rem's top bits.
+template <int W, bool RemOnly>
 __attribute__((always_inline)) inline typename V<W>::i stochastic_up64(
     const typename V<W>::u& m, const typename V<W>::u& hb, const typename V<W>::u& lb, const typename V<W>::i& sticky,
     const typename V<W>::i& dd, const typename V<W>::u& rem, const typename V<W>::u& rnd, const Float64Grid& grid,
@@ -24,6 +25,7 @@ __attribute__((always_inline)) inline typename V<W>::i stochastic_up64(
   typedef typename V<W>::d vd;
   typedef typename V<W>::u vu;
   typedef typename V<W>::i vi;
+  if constexpr (RemOnly) return (vi)rnd < (vi)(rem >> (vu)(dd - grid.nbits));  // both below 2^52
   const vi field_eff = (vi)(m >> 52) - (vi)((m >> 52) == 0);  // max(field, 1): compares give -1
   const vi right = dd - grid.nbits, left = grid.nbits - dd;
   const vi more = left > 0;
@@ -66,7 +68,8 @@ __attribute__((always_inline)) inline typename V<W>::u tiny_magnitude64(const ty
 // sum = round(a + b) in every lane (sum may be a or b); marks in `special` the lanes the
 // exact scalar add_rounded must redo. rnd: the random bits (stochastic rounding only).
 // Exact: the caller knows a + b is exact in binary64, so lo = 0.
-template <Rounding Mode, int W, bool Exact = false>
+// SrRemOnly: stochastic rounding where grid.sr_rem_only (stochastic_up64).
+template <Rounding Mode, int W, bool Exact = false, bool SrRemOnly = false>
 __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, const typename V<W>::d& b,
                                                  const typename V<W>::u& rnd, const Float64Grid& grid,
                                                  typename V<W>::i& special, typename V<W>::d& sum) {
@@ -104,7 +107,7 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
   const vi negative = (vi)sign != 0;
   vi up;
   if constexpr (Mode == Rounding::Stochastic) {
-    up = stochastic_up64<W>(m, hb, lb, sticky, dd, rem, rnd, grid, special);
+    up = stochastic_up64<W, SrRemOnly>(m, hb, lb, sticky, dd, rem, rnd, grid, special);
   } else {
     const vi srem = (vi)rem, shalf = (vi)half;
     GridPosition<vi> g;

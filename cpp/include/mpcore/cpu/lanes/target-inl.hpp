@@ -37,6 +37,9 @@ struct Target<Isa::MPCORE_TARGET_ISA> {
   template <Rounding Mode, class T>
   static void sequential64(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
                            const std::uint64_t* index, double* out, std::uint64_t step0) {
+    if constexpr (Mode == Rounding::Stochastic)
+      if (float64_grid(R).sr_rem_only)
+        return MPCORE_TARGET_NS::lanes_body<Mode, MPCORE_W64, T, true>(xr, panel, n, R, seed, index, out, step0);
     MPCORE_TARGET_NS::lanes_body<Mode, MPCORE_W64, T>(xr, panel, n, R, seed, index, out, step0);
   }
   template <Rounding Mode, int Rows = 1>
@@ -47,6 +50,12 @@ struct Target<Isa::MPCORE_TARGET_ISA> {
   template <Rounding Mode, class T>
   static void pairwise64(const T* xr, const T* panel, std::size_t n, const Accumulation& A,
                          const std::uint64_t* index, double* out) {
+    if constexpr (Mode == Rounding::Stochastic) {
+      if (float64_grid(A.acc).sr_rem_only) {
+        const MPCORE_TARGET_NS::Container64<Mode, MPCORE_W64, T, true> c(A.acc, A.seed, index);
+        return MPCORE_TARGET_NS::pairwise_body(c, xr, panel, n, A, out);
+      }
+    }
     const MPCORE_TARGET_NS::Container64<Mode, MPCORE_W64, T> c(A.acc, A.seed, index);
     MPCORE_TARGET_NS::pairwise_body(c, xr, panel, n, A, out);
   }
