@@ -108,6 +108,53 @@ def test_random_stream_reproducible_from_the_documented_formulas(order, acc, rng
             assert same(got[r, i], want), (r, i, got[r, i], float(want))
 
 
+def _stream_words(seed, indices, steps):
+    """The documented stream, vectorised: words[i, k] = bits(k) of output indices[i]."""
+    with np.errstate(over="ignore"):
+        def mix(z):
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            return z ^ (z >> np.uint64(31))
+        idx = np.asarray(indices, dtype=np.uint64)
+        key = mix(mix(np.uint64(seed) + np.uint64(GOLDEN)) ^ (idx * np.uint64(0xD1B54A32D192ED03) + np.uint64(1)))
+        lo, hi = key & np.uint64(0xFFFFFFFF), key >> np.uint64(32)
+        k = np.arange(1, steps + 1, dtype=np.uint64) * np.uint64(0x9E3779B9)
+        z = ((lo[:, None] + k[None, :]) & np.uint64(0xFFFFFFFF)) ^ hi[:, None]
+        z = ((z ^ (z >> np.uint64(16))) * np.uint64(0x85EBCA6B)) & np.uint64(0xFFFFFFFF)
+        z = ((z ^ (z >> np.uint64(13))) * np.uint64(0xC2B2AE35)) & np.uint64(0xFFFFFFFF)
+        return z ^ (z >> np.uint64(16))
+
+
+def test_vectorised_stream_is_the_scalar_one():
+    words = _stream_words(3, [0, 1, 977], 5)
+    assert all(int(words[i, k]) == stream_bits(stream_key(3, idx), k)
+               for i, idx in enumerate([0, 1, 977]) for k in range(5))
+
+
+def test_random_stream_is_uniform_and_uncorrelated():
+    """Statistics of the 32-bit words (2^20 of them) at 5 sigma: every bit fair, the top byte
+    uniform (chi-square), no correlation between consecutive steps of one output or the same
+    step of neighbouring outputs, and consecutive seeds give unrelated streams."""
+    n_out, n_steps = 1024, 1024
+    words = _stream_words(11, np.arange(n_out), n_steps)
+    n = words.size
+    for bit in range(32):
+        mean = float(((words >> np.uint64(bit)) & np.uint64(1)).mean())
+        assert abs(mean - 0.5) < 5 * 0.5 / math.sqrt(n), (bit, mean)
+    counts = np.bincount((words >> np.uint64(24)).astype(np.int64).ravel(), minlength=256)
+    expected = n / 256
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 255 + 5 * math.sqrt(2 * 255), chi2
+    u = words.astype(np.float64) / 2.0 ** 32 - 0.5
+
+    def corr(a, b):
+        return float((a * b).mean() / math.sqrt((a * a).mean() * (b * b).mean()))
+
+    assert abs(corr(u[:, 1:], u[:, :-1])) < 5 / math.sqrt(n)
+    assert abs(corr(u[1:, :], u[:-1, :])) < 5 / math.sqrt(n)
+    other = _stream_words(12, np.arange(n_out), n_steps).astype(np.float64) / 2.0 ** 32 - 0.5
+    assert abs(corr(u, other)) < 5 / math.sqrt(n)
+
 @pytest.mark.parametrize("mode", ["rtz", "rup", "rdn", "rna"])
 def test_blocked_outer_sum_uses_the_accumulator_rounding_mode(mode, rng):
     x = rng.standard_normal((3, 40))
