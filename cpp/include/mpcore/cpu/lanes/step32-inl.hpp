@@ -40,8 +40,8 @@
 // decides) the outcome holds. An exact zero (m = 0, lo = 0) has D >= 1 and a positive s (the
 // subtraction below wraps), so it never moves. Returns the magnitude bits; marks the lanes
 // whose next grid point lies above max_finite (overflow and non-finite sums: the exact step
-// decides).
-template <int W, bool Subnormal>
+// decides). Exact (lo = 0, so side = e = 0): T = rem * 2^k, an integer compare.
+template <int W, bool Subnormal, bool Exact>
 __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
     const typename V32<W>::f& lo, const typename V32<W>::u& hb, const typename V32<W>::u& m,
     const typename V32<W>::i& side, const Float32Grid& grid, const typename V32<W>::u& rnd,
@@ -73,12 +73,16 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
     half_unit = vu{} + grid.sr_half_unit;
   }
   base = (m ^ rem) >> 1;  // the grid point toward zero (bits)
+  special |= (vi)base > grid.sr_max_base;
+  if constexpr (Exact) {  // rnd < rem * 2^k exactly when rnd_hi < rem
+    const vi up = rnd_hi < rem;
+    return base + ((vu)up & half_unit);
+  }
   const vf over = __builtin_convertvector((vi)rnd_hi - ((vi)rem - side), vf);
   const vf d = over * two_k + __builtin_convertvector((vi)low_bits + 1, vf);
   const vf s = (vf)((base - scale_offset) & 0x7f800000u);
   const vf lo_rel = (vf)((vu)lo ^ (hb & 0x80000000u));
   const vi up = d * s <= lo_rel;
-  special |= (vi)base > grid.sr_max_base;
   return base + ((vu)up & half_unit);
 }
 
@@ -185,7 +189,7 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   vu magnitude;
   if constexpr (Mode == Rounding::Stochastic) {
     if constexpr (Step != SrStep::Any) {
-      magnitude = stochastic_step32<W, Step == SrStep::Subnormal>(lo, hb, m, side, grid, rnd, special);
+      magnitude = stochastic_step32<W, Step == SrStep::Subnormal, Exact>(lo, hb, m, side, grid, rnd, special);
     } else {
       vi tiny;
       vu unit;
