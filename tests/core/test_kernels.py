@@ -266,10 +266,10 @@ def test_public_kernel_report(rng):
 
 @pytest.mark.parametrize("isa", available_isas())
 @pytest.mark.parametrize("mode", ["rne", "rna", "rtz", "rup", "rto", "sr"])
-@pytest.mark.parametrize("batch", [2, 3, 6])
+@pytest.mark.parametrize("batch", [2, 3, 6, 9])
 @pytest.mark.parametrize("order", ["sequential", "pairwise"])
-def test_two_row_binary32_lanes_equal_generic(isa, mode, batch, order, rng):
-    # Rows run two at a time against a panel (lanes32_two_rows): each row's special lanes
+def test_multi_row_binary32_lanes_equal_generic(isa, mode, batch, order, rng):
+    # Rows run two or four at a time against a panel (lanes32_rows): each row's special lanes
     # (overflow of fp16 in row 1 only, subnormal sums in row 0) are redone for that row alone.
     x = format_valued(rng, (batch, 70), "fp8_e4m3")
     w = format_valued(rng, (45, 70), "fp8_e4m3")

@@ -18,7 +18,8 @@ using u64 = std::uint64_t;
   template void Target<Isa::I>::pairwise64<Rounding::M, T>(const T*, const T*, std::size_t, const Accumulation&, const u64*, double*);
 #define MPCORE_SEQ32(I, M) \
   template void Target<Isa::I>::sequential32<Rounding::M, 1>(const float* const*, const float*, std::size_t, const Rounder&, u64, const u64*, double*, u64); \
-  template void Target<Isa::I>::sequential32<Rounding::M, 2>(const float* const*, const float*, std::size_t, const Rounder&, u64, const u64*, double*, u64);
+  template void Target<Isa::I>::sequential32<Rounding::M, 2>(const float* const*, const float*, std::size_t, const Rounder&, u64, const u64*, double*, u64); \
+  template void Target<Isa::I>::sequential32<Rounding::M, 4>(const float* const*, const float*, std::size_t, const Rounder&, u64, const u64*, double*, u64);
 #define MPCORE_PW32(I, M) \
   template void Target<Isa::I>::pairwise32<Rounding::M, 1>(const float* const*, const float*, std::size_t, const Accumulation&, const u64*, double*); \
   template void Target<Isa::I>::pairwise32<Rounding::M, 2>(const float* const*, const float*, std::size_t, const Accumulation&, const u64*, double*);

@@ -123,13 +123,26 @@ void panel_rows(Path path, const T* panel, const std::vector<T>& xs, std::size_t
     for (std::size_t l = 0; l < L; ++l) index[l] = r * out + i0 + l;
 #if !defined(__CUDACC__)
     if constexpr (std::is_same_v<T, float>) {
+      // Several rows against the panel at once: shared loads and independent chains. Four
+      // rows help the deterministic modes' short steps (sequential order); stochastic
+      // rounding's longer step has enough independent work at two.
+      auto rows_at_once = [&](auto rows_c) {
+        constexpr int Rows = decltype(rows_c)::value;
+        std::uint64_t index_r[Rows * kLanes];
+        const float* rows[Rows];
+        double* outs[Rows];
+        for (std::size_t l = 0; l < Rows * L; ++l) index_r[l] = (r + l / L) * out + i0 + l % L;
+        for (int k = 0; k < Rows; ++k) rows[k] = xr + k * n, outs[k] = y + (r + k) * out + i0;
+        run_rows32<Rows>(rows, panel, n, acc, index_r, bias, lanes, outs);
+        r += Rows - 1;
+      };
+      if (path == Path::Lanes32 && acc.order == Order::Sequential && acc.acc.mode != Rounding::Stochastic &&
+          r + 3 < r1) {
+        rows_at_once(std::integral_constant<int, 4>{});
+        continue;
+      }
       if (path == Path::Lanes32 && acc.order != Order::Blocked && r + 1 < r1) {
-        std::uint64_t index2[2 * kLanes];
-        for (std::size_t l = 0; l < 2 * L; ++l) index2[l] = (r + l / L) * out + i0 + l % L;
-        const float* rows[2] = {xr, xr + n};
-        double* outs[2] = {y + r * out + i0, y + (r + 1) * out + i0};
-        run_two_rows32(rows, panel, n, acc, index2, bias, lanes, outs);
-        ++r;
+        rows_at_once(std::integral_constant<int, 2>{});
         continue;
       }
     }

@@ -204,17 +204,23 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
 }
 
 #if !defined(__CUDACC__)
-// Two rows of x (sequential or pairwise order, binary32 lanes) against one panel: the bits
-// of two run_lanes calls. index, out: kLanes entries per row.
-inline void run_two_rows32(const float* const* xr, const float* panel, std::size_t n, const Accumulation& acc,
-                           const std::uint64_t* index, const double* bias, std::size_t lanes, double* const* out) {
-  double s[2 * kLanes];
-  if (acc.order == Order::Pairwise) {
-    simd::pairwise_lanes32_two_rows(xr, panel, n, acc, index, s);
+// Rows rows of x (binary32 lanes; sequential order, or pairwise with two rows) against one
+// panel: the bits of Rows run_lanes calls. index, out: kLanes entries per row.
+template <int Rows>
+inline void run_rows32(const float* const* xr, const float* panel, std::size_t n, const Accumulation& acc,
+                       const std::uint64_t* index, const double* bias, std::size_t lanes, double* const* out) {
+  double s[Rows * kLanes];
+  if constexpr (Rows == 2) {
+    if (acc.order == Order::Pairwise) {
+      simd::pairwise_lanes32_two_rows(xr, panel, n, acc, index, s);
+    } else {
+      simd::lanes32_rows<2>(xr, panel, n, acc.acc, acc.seed, index, s);
+    }
   } else {
-    simd::lanes32_two_rows(xr, panel, n, acc.acc, acc.seed, index, s);
+    simd::lanes32_rows<Rows>(xr, panel, n, acc.acc, acc.seed, index, s);
   }
-  for (int row = 0; row < 2; ++row) add_bias(s + row * kLanes, n, acc, index + row * kLanes, bias, lanes, out[row]);
+  for (int row = 0; row < Rows; ++row)
+    add_bias(s + row * kLanes, n, acc, index + row * kLanes, bias, lanes, out[row]);
 }
 #endif
 

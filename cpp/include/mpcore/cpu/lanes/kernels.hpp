@@ -33,13 +33,15 @@ inline void lanes32(const float* xr, const float* panel, std::size_t n, const Ro
   });
 }
 
-// Two rows of x against one panel: out[r * kWidth + l] for rows r = 0, 1 (index alike),
-// the bits of two lanes32 calls, faster (a shared load, twice the independent chains).
-inline void lanes32_two_rows(const float* const* xr, const float* panel, std::size_t n, const Rounder& R,
-                             std::uint64_t seed, const std::uint64_t* index, double* out, std::uint64_t step0 = 0) {
+// Rows (2 or 4) rows of x against one panel: out[r * kWidth + l] for rows r < Rows (index
+// alike), the bits of Rows lanes32 calls, faster (shared loads, more independent chains).
+template <int Rows>
+inline void lanes32_rows(const float* const* xr, const float* panel, std::size_t n, const Rounder& R,
+                         std::uint64_t seed, const std::uint64_t* index, double* out, std::uint64_t step0 = 0) {
+  static_assert(Rows == 2 || Rows == 4, "two or four rows");
   with_float32_rounding(R.mode, [&](auto m) {
     with_target(family_isa(Container::Binary32, false, R.mode), [&](auto t) {
-      decltype(t)::template sequential32<decltype(m)::value, 2>(xr, panel, n, R, seed, index, out, step0);
+      decltype(t)::template sequential32<decltype(m)::value, Rows>(xr, panel, n, R, seed, index, out, step0);
     });
   });
 }
