@@ -16,7 +16,12 @@
 namespace mpcore::cpu::simd {
 
 inline constexpr std::size_t kWidth = 32;
-inline constexpr std::size_t kChunk = 16;  // steps between checks for special lanes
+// Steps between checks for special lanes (a chunk with one is redone): long where they are
+// rare (overflow, non-finite sums), short for stochastic rounding, whose cheaper steps mark
+// the lanes near zero for a later step, and for rounding downward, whose exact zero sums
+// (the sign rule) go to the scalar step.
+template <Rounding Mode>
+inline constexpr std::size_t kChunk = Mode == Rounding::Stochastic || Mode == Rounding::Downward ? 16 : 64;
 
 // The format's grid in binary64 bit terms, computed once per call.
 struct Float64Grid {

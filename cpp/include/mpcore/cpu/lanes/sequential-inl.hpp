@@ -23,8 +23,8 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
   }
   Rounder r = R;
   r.mode = Mode;
-  for (std::size_t j0 = 0; j0 < n; j0 += kChunk) {
-    const std::size_t j1 = j0 + kChunk < n ? j0 + kChunk : n;
+  for (std::size_t j0 = 0; j0 < n; j0 += kChunk<Mode>) {
+    const std::size_t j1 = j0 + kChunk<Mode> < n ? j0 + kChunk<Mode> : n;
     vd start[G];
     vi special[G];
     for (int g = 0; g < G; ++g) {
@@ -88,8 +88,8 @@ __attribute__((always_inline)) inline void lanes32_body(const float* const* xr, 
   // Stochastic rounding's cheaper steps mark the lanes they cannot decide (add32); a chunk
   // that has one is run again by the next step before the exact redo (run_sr_steps).
   SrSteps sr(grid);
-  for (std::size_t j0 = 0; j0 < n; j0 += kChunk) {
-    const std::size_t j1 = j0 + kChunk < n ? j0 + kChunk : n;
+  for (std::size_t j0 = 0; j0 < n; j0 += kChunk<Mode>) {
+    const std::size_t j1 = j0 + kChunk<Mode> < n ? j0 + kChunk<Mode> : n;
     // One mark per lane position for all groups of a row (fewer registers): a marked
     // position is redone in every group, which is exact too.
     vf start[Rows][G];
