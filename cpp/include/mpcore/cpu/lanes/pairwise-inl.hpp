@@ -73,13 +73,6 @@ struct Container32 {
                                           vec& sum) const {
     typename V32<W>::u rnd;
     random32<Mode, W>(key[g], step, grid.nbits, rnd);
-    // Leaves (exact products) fall in the format's subnormal range far more often than the
-    // sums above them, and the subnormal step costs little more on exact values (where it
-    // decides more lanes than the normal step at all).
-    if constexpr (Mode == Rounding::Stochastic && Exact && Step == SrStep::Normal) {
-      if (grid.sr_subnormal_usable && grid.sr_subnormal_m_min < grid.sr_normal_m_min)
-        return add32<Mode, W, Exact, SrStep::Subnormal>(a, b, grid, rnd, special, sum);
-    }
     add32<Mode, W, Exact, Step>(a, b, grid, rnd, special, sum);
   }
   std::uint32_t bits(int g, int l, std::uint64_t step) const {
