@@ -359,7 +359,16 @@ static void sr_decision_at_its_boundary() {
           };
         };
         sr_boundaries(nf.name, R, s, p, "binary64 step", binary64(std::false_type{}));
-        if (grid.sr_rem_only) sr_boundaries(nf.name, R, s, p, "binary64 step from rem", binary64(std::true_type{}));
+        if (grid.sr_rem_only) {
+          // Below 2q with lo != 0: sums q (1 - k/8) -+ 2^-60 q, inexact in binary64, whose hi is
+          // a multiple of q/8 (an integer once scaled) and whose lo decides which side.
+          std::vector<double> s2 = s, p2 = p;
+          const double q = std::ldexp(1.0, nf.format.emin - nf.format.precision + 1);
+          for (int k = 0; k <= 16; ++k)
+            for (double tiny : {std::ldexp(q, -60), -std::ldexp(q, -60)})
+              for (double sign : {1.0, -1.0}) s2.push_back(sign * q), p2.push_back(sign * (-k * q / 8 + tiny));
+          sr_boundaries(nf.name, R, s2, p2, "binary64 step from rem", binary64(std::true_type{}));
+        }
       }
     }
   }

@@ -38,6 +38,7 @@ struct Float64Grid {
   // Stochastic rounding: nbits <= shift, so m's remainder alone holds the random bits'
   // fraction in every lane (the spacing in m is at least 2^shift) and lo never enters.
   bool sr_rem_only;
+  double sr_inv_q, sr_two_nbits;  // 1 / q and 2^nbits (below 2q)
 };
 
 inline Float64Grid float64_grid(const Rounder& R) {
@@ -57,6 +58,8 @@ inline Float64Grid float64_grid(const Rounder& R) {
   const std::int64_t c_limit = (static_cast<std::int64_t>(1994 + R.precision) << 52) - 1;  // field + 53 - p <= 2046
   grid.rne_limit = grid.max_bits < c_limit ? grid.max_bits : c_limit;
   grid.sr_rem_only = grid.nbits <= grid.shift;
+  grid.sr_inv_q = 1.0 / q;
+  grid.sr_two_nbits = std::ldexp(1.0, static_cast<int>(grid.nbits));
   return grid;
 }
 

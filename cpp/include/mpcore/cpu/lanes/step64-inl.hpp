@@ -65,6 +65,31 @@ __attribute__((always_inline)) inline typename V<W>::u tiny_magnitude64(const ty
   return (typename V<W>::u)(to_2q ? grid.two_q_bits : (to_q & grid.q_bits));
 }
 
+// Stochastic rounding below 2q (q the smallest subnormal; sr_rem_only grids), where the
+// candidates are 0, q and 2q: with X = |hi| / q * 2^nbits (a power-of-two scaling, exact,
+// below 2^(nbits+1)) and L = lo / q * 2^nbits of hi's sign or not, floor(X + L) =
+// floor(X) - [X an integer and L < 0] (X is a multiple of ulp(X) and |L| <= ulp(X) / 2),
+// whose bits above nbits say 0 or q and whose low nbits are the fraction compared with rnd.
+template <int W>
+__attribute__((always_inline)) inline typename V<W>::u stochastic_tiny64(const typename V<W>::u& hb,
+                                                                        const typename V<W>::u& lb,
+                                                                        const typename V<W>::i& sticky,
+                                                                        const typename V<W>::u& rnd,
+                                                                        const Float64Grid& grid) {
+  typedef typename V<W>::d vd;
+  typedef typename V<W>::u vu;
+  typedef typename V<W>::i vi;
+  const vd x = ((vd)(hb & 0x7fffffffffffffffull) * grid.sr_inv_q) * grid.sr_two_nbits;
+  const vd magic = vd{} + 4503599627370496.0;  // 2^52: x + 2^52 rounds x to an integer
+  const vd nearest = (x + magic) - magic;
+  const vi below = sticky & -(vi)((hb ^ lb) >> 63);  // lo points toward zero
+  const vi whole = (vi)((vu)(x + magic) - (vu)magic) + (nearest > x) + ((nearest == x) & below);
+  const vi count = whole >> grid.nbits;  // 0: base 0, 1: base q
+  const vi up = (vi)rnd < (whole & (((vi{} + 1) << grid.nbits) - 1));
+  const vi to = count - up;  // up is -1: candidates counted 0, 1, 2
+  return (vu)(to == 0 ? vi{} : (to == 1 ? vi{} + grid.q_bits : vi{} + grid.two_q_bits));
+}
+
 // sum = round(a + b) in every lane (sum may be a or b); marks in `special` the lanes the
 // exact scalar add_rounded must redo. rnd: the random bits (stochastic rounding only).
 // Exact: the caller knows a + b is exact in binary64, so lo = 0.
@@ -123,6 +148,8 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
   const vi tiny = dd_raw > 51;
   if constexpr (Mode != Rounding::Stochastic) {
     res = tiny ? tiny_magnitude64<Mode, W>((vi)m, sticky, negative, grid) : res;
+  } else if constexpr (SrRemOnly) {
+    if (any_lane(tiny)) res = tiny ? stochastic_tiny64<W>(hb, lb, sticky, rnd, grid) : res;
   } else {
     special |= tiny;
   }
