@@ -322,9 +322,21 @@ static void sr_decision_at_its_boundary() {
         // Leaves (0 + p, exact in binary32): the steps' Exact forms.
         const std::vector<double> zeros(p.size(), 0.0);
         using Sub = std::integral_constant<simd::SrStep, simd::SrStep::Subnormal>;
-        if (grid.sr_subnormal_usable)
+        using Tiny = std::integral_constant<simd::SrStep, simd::SrStep::Tiny>;
+        if (grid.sr_subnormal_usable) {
           sr_boundaries(nf.name, R, zeros, p, "binary32 subnormal step, leaves", binary32(Sub{}, std::true_type{}),
                         0.4);  // fp4's leaves lie below 2q about half the time
+          sr_boundaries(nf.name, R, zeros, p, "binary32 tiny step, leaves", binary32(Tiny{}, std::true_type{}));
+          // Below 2q with lo != 0 (binary32 sums q (1 - k/8) -+ a few ulps): hi just off
+          // multiples of q/8, lo deciding the side.
+          std::vector<double> s3 = s, p3 = p;
+          const double q = std::ldexp(1.0, nf.format.emin - nf.format.precision + 1);
+          for (int k = 0; k <= 16; ++k)
+            for (double tiny : {std::ldexp(q, -20), -std::ldexp(q, -20), std::ldexp(q, -3)})
+              for (double sign : {1.0, -1.0})
+                if (fits(-k * q / 8 + tiny, 23)) s3.push_back(sign * q), p3.push_back(sign * (-k * q / 8 + tiny));
+          sr_boundaries(nf.name, R, s3, p3, "binary32 tiny step", binary32(Tiny{}, std::false_type{}));
+        }
         if (grid.sr_normal_usable) {
           std::vector<double> sn, pn;  // the normal step's range: sums of at least 2^emin
           for (std::size_t k = 0; k < s.size(); ++k)

@@ -84,8 +84,9 @@ inline bool supports_float32(const Rounder& R) {
 }
 
 // Stochastic rounding's vector steps in the binary32 lanes, cheapest first: `Normal` decides
-// the lanes in the format's normal range, `Subnormal` also those down to 2q, `Any` every lane.
-enum class SrStep : int { Normal = 0, Subnormal = 1, Any = 2 };
+// the lanes in the format's normal range, `Subnormal` also those down to 2q, `Tiny` also those
+// below, `Any` every lane (a widened comparison).
+enum class SrStep : int { Normal = 0, Subnormal = 1, Tiny = 2, Any = 3 };
 
 // The modes the binary32 kernel implements (all but rounding downward).
 template <class F>
@@ -107,13 +108,20 @@ struct Float32Grid {
   int nbits;        // stochastic rounding: random bits per decision
   double sr_scale;  // 2^-nbits
   // Stochastic rounding's integer decisions (step32-inl.hpp): valid where the `usable`
-  // flag holds; each marks the lanes with m in [1, m_min) for the next step.
-  //   normal:    0 <= k = nbits - spacing <= 23; m_min puts m in the format's normal range
-  //              (and the scale 2^(field - 24 - k) in binary32's);
-  //   subnormal: also nbits >= 23 (k >= 0 at every spacing up to 2^23); m_min leaves out
-  //              only the sums below 2q (and a scale out of range).
+  // flag holds; each marks the lanes it leaves to the next step.
+  //   normal:    0 <= k = nbits - spacing <= 23; marks m in [1, normal_m_min), below the
+  //              format's normal range (or where the scale 2^(field - 24 - k) leaves
+  //              binary32's normal range);
+  //   subnormal: also nbits >= 23 (k >= 0 at every spacing up to 2^23); marks m in
+  //              [1, subnormal_m_min): below 2q (and where the scale leaves the range);
+  //   tiny:      the subnormal step, deciding below 2q apart; marks m in [mark_lo, mark_hi),
+  //              where the scale leaves the range (bf16-like formats far below 2^-100;
+  //              usually empty).
   bool sr_normal_usable, sr_subnormal_usable;
-  std::uint32_t sr_normal_m_min, sr_subnormal_m_min;
+  std::uint32_t sr_normal_m_min, sr_subnormal_m_min, sr_tiny_mark_lo, sr_tiny_mark_hi;
+  float sr_tiny_scale[2];        // their product: 2^nbits / q, each factor a binary32 number
+  float sr_two_nbits_f;          // 2^nbits
+  std::uint32_t sr_nbits_mask;   // 2^nbits - 1
   int sr_k;
   std::uint32_t sr_rem_mask, sr_low_mask, sr_half_unit;  // 2^spacing - 1, 2^k - 1, 2^(spacing - 1)
   std::uint32_t sr_scale_offset;  // (24 + k) << 23
@@ -150,12 +158,17 @@ inline Float32Grid float32_grid(const Rounder& R) {
   // The scale's exponent field is field - 24 - k, at least 1; in the subnormal range
   // (k = nbits - spacing - below) it is emin_field + spacing - nbits - 24 throughout.
   const int scale_field = k + 25;
-  const int subnormal_scale_field = grid.emin_field + grid.spacing - grid.nbits - 24 >= 1 ? 1 : 255;
-  const int tiny_field = grid.emin_field - 23 + grid.spacing;  // spacing_in_m's tiny below it
+  const bool subnormal_scale_ok = grid.emin_field + grid.spacing - grid.nbits - 24 >= 1;
+  const int tiny_field = std::max(0, grid.emin_field - 23 + grid.spacing);  // spacing_in_m's tiny below it
   grid.sr_normal_m_min = static_cast<std::uint32_t>(std::max(grid.emin_field, scale_field)) << 24;
-  grid.sr_subnormal_m_min = static_cast<std::uint32_t>(std::min(
-                                std::max({1, tiny_field, subnormal_scale_field}), std::max(grid.emin_field, scale_field)))
-                            << 24;
+  grid.sr_tiny_mark_lo = static_cast<std::uint32_t>(tiny_field) << 24;
+  grid.sr_tiny_mark_hi = subnormal_scale_ok ? grid.sr_tiny_mark_lo : grid.sr_normal_m_min;
+  grid.sr_subnormal_m_min = std::max(grid.sr_tiny_mark_hi, std::uint32_t{1} << 24);
+  const int log2_scale = grid.nbits - (R.emin - R.precision + 1);  // 2^nbits / q, at most 32 + 148
+  grid.sr_tiny_scale[0] = std::ldexp(1.0f, std::min(log2_scale, 120));
+  grid.sr_tiny_scale[1] = std::ldexp(1.0f, log2_scale - std::min(log2_scale, 120));
+  grid.sr_two_nbits_f = std::ldexp(1.0f, grid.nbits);
+  grid.sr_nbits_mask = grid.nbits >= 32 ? 0xffffffffu : (std::uint32_t{1} << grid.nbits) - 1;
   grid.sr_rem_mask = (std::uint32_t{1} << grid.spacing) - 1;
   grid.sr_low_mask = (std::uint32_t{1} << k) - 1;
   grid.sr_half_unit = std::uint32_t{1} << (grid.spacing - 1);

@@ -69,12 +69,12 @@ __attribute__((always_inline)) inline bool any_lane(const Mask& mask) {
 // range), since a rerun costs about a step of the later one. Any order of steps gives the
 // same bits: each decides its lanes exactly or leaves them to the next.
 struct SrSteps {
-  int first, last, steps = 0, reruns = 0;
+  int first, last = 3, steps = 0, reruns = 0;
   explicit SrSteps(const Float32Grid& grid)
-      : first(grid.sr_normal_usable ? 0 : grid.sr_subnormal_usable ? 1 : 2), last(2) {}
+      : first(grid.sr_normal_usable ? 0 : grid.sr_subnormal_usable ? 1 : 3) {}
   // The next step after `step`, skipping the unusable.
   int next(int step, const Float32Grid& grid) const {
-    return step == 0 && grid.sr_subnormal_usable ? 1 : 2;
+    return step < 2 && grid.sr_subnormal_usable ? step + 1 : 3;
   }
   void record(bool rerun, const Float32Grid& grid) {
     reruns += rerun;
@@ -93,8 +93,9 @@ __attribute__((always_inline)) inline void run_sr_steps(SrSteps& s, const Float3
   for (;;) {
     if (step == 0) run(std::integral_constant<SrStep, SrStep::Normal>{});
     else if (step == 1) run(std::integral_constant<SrStep, SrStep::Subnormal>{});
+    else if (step == 2) run(std::integral_constant<SrStep, SrStep::Tiny>{});
     else run(std::integral_constant<SrStep, SrStep::Any>{});
-    if (step == 2 || !any()) break;
+    if (step == 3 || !any()) break;
     step = s.next(step, grid);
   }
   s.record(step != s.first, grid);

@@ -23,8 +23,9 @@
 // Overflow and non-finite sums are marked and the chunk is redone exactly (in binary64).
 // Rounding downward (the sign rule of an exact zero) stays on the binary64 kernel.
 
-// Stochastic rounding by integer arithmetic and one binary32 compare (SrStep::Normal and
-// SrStep::Subnormal; each marks the lanes with m in [1, its m_min) for the next step): up iff
+// Stochastic rounding by integer arithmetic and one binary32 compare (grids.hpp's SrStep:
+// Normal, for the format's normal range; Subnormal, down to 2q; Tiny, also below 2q; each
+// marks the lanes it leaves to the next step): up iff
 // rnd < T = floor(f * 2^nbits), f the exact value's fraction of the spacing above the grid
 // point toward zero. The spacing in m is 2^shift (spacing_in_m's; 2^spacing in the normal
 // range, which is all Normal decides), and the exact value lies at m - side + e in m's units
@@ -41,7 +42,7 @@
 // subtraction below wraps), so it never moves. Returns the magnitude bits; marks the lanes
 // whose next grid point lies above max_finite (overflow and non-finite sums: the exact step
 // decides). Exact (lo = 0, so side = e = 0): T = rem * 2^k, an integer compare.
-template <int W, bool Subnormal, bool Exact>
+template <int W, SrStep Step, bool Exact>
 __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
     const typename V32<W>::f& lo, const typename V32<W>::u& hb, const typename V32<W>::u& m,
     const typename V32<W>::i& side, const Float32Grid& grid, const typename V32<W>::u& rnd,
@@ -49,13 +50,20 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
   typedef typename V32<W>::f vf;
   typedef typename V32<W>::u vu;
   typedef typename V32<W>::i vi;
-  special |= (vi)(m - 1 < (Subnormal ? grid.sr_subnormal_m_min : grid.sr_normal_m_min) - 1);
-  vu rem, base, rnd_hi, low_bits, half_unit, scale_offset;
+  static_assert(Step != SrStep::Any, "the widened comparison decides the rest");
+  constexpr bool Subnormal = Step != SrStep::Normal, Tiny = Step == SrStep::Tiny;
+  if constexpr (Tiny)
+    special |= (vi)(m - grid.sr_tiny_mark_lo < grid.sr_tiny_mark_hi - grid.sr_tiny_mark_lo);
+  else
+    special |= (vi)(m - 1 < (Subnormal ? grid.sr_subnormal_m_min : grid.sr_normal_m_min) - 1);
+  vu rem, rnd_hi, low_bits, half_unit, scale_offset;
   vf two_k;
+  vi tiny{};
   if constexpr (Subnormal) {  // the spacing per lane: one bit wider per binade below 2^emin
     const vi below = grid.emin_field - (vi)(m >> 24);
     const vi shift_raw = grid.spacing + (below > 0 ? below : 0);
-    const vu shift = (vu)(shift_raw < 23 ? shift_raw : 23);  // 23: zeros and marked lanes only
+    tiny = shift_raw > 23;
+    const vu shift = (vu)(shift_raw < 23 ? shift_raw : 23);  // 23: only for lanes decided apart
     const vu unit = (vu{} + 1) << shift;
     const vu k = static_cast<std::uint32_t>(grid.nbits) - shift;
     rem = m & (unit - 1);
@@ -72,18 +80,41 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
     scale_offset = vu{} + grid.sr_scale_offset;
     half_unit = vu{} + grid.sr_half_unit;
   }
-  base = (m ^ rem) >> 1;  // the grid point toward zero (bits)
+  const vu base = (m ^ rem) >> 1;  // the grid point toward zero (bits)
   special |= (vi)base > grid.sr_max_base;
+  vi up;
   if constexpr (Exact) {  // rnd < rem * 2^k exactly when rnd_hi < rem
-    const vi up = rnd_hi < rem;
-    return base + ((vu)up & half_unit);
+    up = rnd_hi < rem;
+  } else {
+    const vf over = __builtin_convertvector((vi)rnd_hi - ((vi)rem - side), vf);
+    const vf d = over * two_k + __builtin_convertvector((vi)low_bits + 1, vf);
+    const vf s = (vf)((base - scale_offset) & 0x7f800000u);
+    const vf lo_rel = (vf)((vu)lo ^ (hb & 0x80000000u));
+    up = d * s <= lo_rel;
   }
-  const vf over = __builtin_convertvector((vi)rnd_hi - ((vi)rem - side), vf);
-  const vf d = over * two_k + __builtin_convertvector((vi)low_bits + 1, vf);
-  const vf s = (vf)((base - scale_offset) & 0x7f800000u);
+  const vu magnitude = base + ((vu)up & half_unit);
+  if constexpr (!Tiny) return magnitude;
+  // Below 2q the candidates are 0, q and 2q: with x = |hi| / q * 2^nbits and L = lo / q *
+  // 2^nbits (power-of-two scalings, exact; x below 2^(nbits+1), |L| <= ulp(x) / 2, lo signed
+  // relative to |hi|), floor(x + L) is floor(x) where x is not an integer (x is a multiple
+  // of ulp(x)), else x + floor(L); at or above 2^nbits it picks q over 0, and its low nbits
+  // are the fraction compared with rnd. floor(x) is taken in two 16-bit halves (binary32
+  // converts only below 2^31), and x + L >= 2^nbits as x - 2^nbits >= -L (exact where it
+  // matters: x within a factor 2 of 2^nbits).
   const vf lo_rel = (vf)((vu)lo ^ (hb & 0x80000000u));
-  const vi up = d * s <= lo_rel;
-  return base + ((vu)up & half_unit);
+  const vf x = ((vf)(hb & 0x7fffffffu) * grid.sr_tiny_scale[0]) * grid.sr_tiny_scale[1];
+  const vf l = (lo_rel * grid.sr_tiny_scale[0]) * grid.sr_tiny_scale[1];
+  const vi high = __builtin_convertvector(x * 0x1p-16f, vi);
+  const vf rest = x - __builtin_convertvector(high, vf) * 65536.0f;  // x mod 2^16, exact
+  const vi low = __builtin_convertvector(rest, vi);
+  const vi l_trunc = __builtin_convertvector(l, vi);
+  const vi l_floor = l_trunc + (__builtin_convertvector(l_trunc, vf) > l);  // compares give -1
+  const vi integer = __builtin_convertvector(low, vf) == rest;
+  const vu fraction = (((vu)high << 16) + (vu)low + (vu)(integer & l_floor)) & grid.sr_nbits_mask;
+  const vi at_q = x - grid.sr_two_nbits_f >= -l;
+  const vi count = -(at_q + (vi)(rnd < fraction));  // compares give -1: 0, 1 or 2 steps of q
+  const vu small = (vu)(count == 0 ? vi{} : (count == 1 ? vi{} + grid.q_bits : vi{} + grid.two_q_bits));
+  return tiny ? small : magnitude;
 }
 
 // Stochastic rounding where some lane lies below 2q (q the smallest subnormal), any lane:
@@ -189,7 +220,7 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   vu magnitude;
   if constexpr (Mode == Rounding::Stochastic) {
     if constexpr (Step != SrStep::Any) {
-      magnitude = stochastic_step32<W, Step == SrStep::Subnormal, Exact>(lo, hb, m, side, grid, rnd, special);
+      magnitude = stochastic_step32<W, Step, Exact>(lo, hb, m, side, grid, rnd, special);
     } else {
       vi tiny;
       vu unit;
