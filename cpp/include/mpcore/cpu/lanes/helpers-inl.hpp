@@ -65,20 +65,40 @@ __attribute__((always_inline)) inline bool any_lane(const Mask& mask) {
 
 // Which of stochastic rounding's binary32 steps (grids.hpp's SrStep) a call runs first: the
 // cheapest usable one, and the next where the first needed a later step in most of the
-// calls' chunks (sums that keep returning near zero, in a format with a wide subnormal
-// range), since a rerun costs about a step of the later one. Any order of steps gives the
-// same bits: each decides its lanes exactly or leaves them to the next.
+// call's chunks (sums that keep returning near zero, in a format with a wide subnormal
+// range), since a rerun costs about a step of the later one. Where a thread's last call on
+// the same grid went as far as the tiny or the widened step, the next starts one step below
+// where it settled (fp8_e4m3: sums below 2q all the time), so escalating costs one step, not
+// two or three. Any order of steps gives the same bits: each decides its lanes exactly or
+// leaves them to the next.
 struct SrSteps {
-  int first, last = 3, steps = 0, reruns = 0;
-  explicit SrSteps(const Float32Grid& grid)
-      : first(grid.sr_normal_usable ? 0 : grid.sr_subnormal_usable ? 1 : 3) {}
-  // The next step after `step`, skipping the unusable.
-  int next(int step, const Float32Grid& grid) const {
-    return step < 2 && grid.sr_subnormal_usable ? step + 1 : 3;
+  struct Memory {
+    std::uint64_t grid = ~std::uint64_t{0};
+    int settled = 0;
+  };
+  static Memory& memory() {
+    static thread_local Memory m;
+    return m;
   }
+  int first, steps = 0, reruns = 0;
+  std::uint64_t id;
+  explicit SrSteps(const Float32Grid& grid)
+      : first(grid.sr_normal_usable ? 0 : grid.sr_subnormal_usable ? 1 : 3),
+        id(static_cast<std::uint64_t>(grid.emin_field) << 40 | static_cast<std::uint64_t>(grid.spacing) << 32 |
+           static_cast<std::uint64_t>(grid.nbits) << 24 | static_cast<std::uint64_t>(grid.max_bits >> 8)) {
+    const Memory& m = memory();
+    if (m.grid == id && m.settled >= 2 && grid.sr_subnormal_usable) first = std::max(first, m.settled - 1);
+  }
+  ~SrSteps() {
+    Memory& m = memory();
+    m.grid = id;
+    m.settled = first;
+  }
+  // The next step after `step`, skipping the unusable (all are usable from 1 on if 1 is).
+  static int next(int step, const Float32Grid& grid) { return step < 2 && grid.sr_subnormal_usable ? step + 1 : 3; }
   void record(bool rerun, const Float32Grid& grid) {
     reruns += rerun;
-    if (++steps >= 4 && 2 * reruns > steps && first < last) {
+    if (++steps >= 4 && 2 * reruns > steps && first < 3) {
       first = next(first, grid);
       steps = reruns = 0;
     }
