@@ -3,8 +3,9 @@
 A Conv2d 8->16, 5x5 on 256 images of 12x12 (one matmul of the stacked unfolded inputs), a
 Linear 256->256 on 4096 rows, and nn.MultiheadAttention (d 64, 4 heads, 64 tokens, batch 32:
 the projections plus one matmul per batch entry and head for each product), each under
-Uniform("fp16"), against mpcore.matmul(acc="fp16") of the same terms in one call; ratios
-measured in one run (best of 5).
+Uniform("fp16"), against mpcore.matmul(acc="fp16") of the same terms in one call (with the
+layer's bias for Conv2d and Linear, whose outputs each end with one; without for attention,
+whose products have none); ratios measured in one run (best of 5).
 
     python bench/torch_speed.py
 """
@@ -37,15 +38,16 @@ def main() -> None:
     x = torch.rand(256, 8, 12, 12)
     cols = torch.nn.functional.unfold(x, 5).transpose(1, 2).reshape(-1, 200).numpy()
     w = conv.weight.detach().reshape(16, -1).numpy()
+    b = conv.bias.detach().numpy()
     sim = mt.convert(conv, mpcore.Uniform("fp16"))
     rows.append(("Conv2d 8->16 5x5, 256 x 12x12", cols.shape[0] * 200 * 16, best(lambda: sim(x)),
-                 best(lambda: mpcore.matmul(cols, w, acc="fp16"))))
+                 best(lambda: mpcore.matmul(cols, w, b, acc="fp16"))))
     lin = torch.nn.Linear(256, 256).eval()
     h = torch.rand(4096, 256)
     sim = mt.convert(lin, mpcore.Uniform("fp16"))
-    wl = lin.weight.detach().numpy()
+    wl, bl = lin.weight.detach().numpy(), lin.bias.detach().numpy()
     rows.append(("Linear 256->256, 4096 rows", 4096 * 256 * 256, best(lambda: sim(h)),
-                 best(lambda: mpcore.matmul(h.numpy(), wl, acc="fp16"))))
+                 best(lambda: mpcore.matmul(h.numpy(), wl, bl, acc="fp16"))))
     mha = torch.nn.MultiheadAttention(64, 4, batch_first=True).eval()
     t = torch.rand(32, 64, 64)
     sim = mt.convert(mha, mpcore.Uniform("fp16"))

@@ -65,7 +65,6 @@ def _following_activations(model) -> Dict[str, tuple]:
 def _make_module(original, policy: Policy, name: str, activation: str = "identity", alpha=None):
     torch = _torch()
     nn = torch.nn
-    F = torch.nn.functional
 
     class SimulatedLayer(nn.Module):
         """An nn.Linear / nn.Conv1d / nn.Conv2d computed with mpcore's simulated accumulation."""
@@ -109,18 +108,18 @@ def _make_module(original, policy: Policy, name: str, activation: str = "identit
                 dilation = (1, m.dilation[0]) if conv1d else m.dilation
                 if isinstance(padding, str):
                     raise ValueError(f"{self.layer_name}: padding={padding!r} is not supported; give it in numbers")
-                cols = F.unfold(xin, kernel, dilation=dilation, padding=padding, stride=stride)  # (N, C*kh*kw, L)
-                n, _, count = cols.shape
-                h_out = (xin.shape[-2] + 2 * padding[0] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
-                w_out = (xin.shape[-1] + 2 * padding[1] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
-                per_in = cols.shape[1] // m.groups
+                windows = _windows(xin, kernel, stride, padding, dilation)  # (N, H_out, W_out, C, kh, kw)
+                n, h_out, w_out = windows.shape[:3]
+                count = h_out * w_out
+                per_c = windows.shape[3] // m.groups
+                per_in = per_c * kernel[0] * kernel[1]
                 # One matmul per group over every sample's positions, as documented: row
                 # n * L + p of mpcore.matmul(stacked unfold(x).T, W_g.reshape(out_g, -1), b_g)
                 # (stochastic rounding's streams are that call's).
                 y = torch.empty(n, m.out_channels, count, dtype=torch.float64)
                 per_out = m.out_channels // m.groups
                 for k, layer in enumerate(self._groups):
-                    xs = _as_numpy(cols[:, k * per_in:(k + 1) * per_in, :].transpose(1, 2).reshape(n * count, per_in))
+                    xs = _as_numpy(windows[:, :, :, k * per_c:(k + 1) * per_c].reshape(n * count, per_in))
                     z = _products(xs, layer, self.policy, self.stats, self.activation, self.alpha)
                     y[:, k * per_out:(k + 1) * per_out] = torch.from_numpy(z).reshape(n, count, per_out).transpose(1, 2)
                 y = y.reshape(n, -1, h_out, w_out).to(dtype)
@@ -128,6 +127,20 @@ def _make_module(original, policy: Policy, name: str, activation: str = "identit
 
     return SimulatedLayer()
 
+
+
+def _windows(x, kernel, stride, padding, dilation):
+    """The convolution windows of x (N, C, H, W) as a view (N, H_out, W_out, C, kh, kw) of the
+    zero-padded input: ``windows.reshape(N * L, C * kh * kw)`` is ``unfold(x).transpose(1, 2)``
+    stacked, the same numbers in the same order, made by one copy instead of two."""
+    F = _torch().nn.functional
+    xp = F.pad(x, (padding[1], padding[1], padding[0], padding[0])).contiguous()
+    n, c, h, w = xp.shape
+    h_out = (h - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    w_out = (w - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    sn, sc, sh, sw = xp.stride()
+    return xp.as_strided((n, h_out, w_out, c, kernel[0], kernel[1]),
+                         (sn, sh * stride[0], sw * stride[1], sc, sh * dilation[0], sw * dilation[1]))
 
 
 PolicyChoice = Union[Policy, Dict[Union[str, type], Policy]]

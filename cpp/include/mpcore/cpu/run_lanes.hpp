@@ -93,13 +93,25 @@ void native_fp64_lanes(const Source& src, std::size_t n, double* out) {
 // The bias as the last term of each sum s[l] (its step number is accumulate()'s), into out.
 inline void add_bias(const double* s, std::size_t n, const Accumulation& acc, const std::uint64_t* index,
                      const double* bias, std::size_t lanes, double* out) {
-  const bool sr = acc.acc.mode == Rounding::Stochastic;
-  const std::uint64_t bias_step = StepNumbers{n}.bias(acc.order, 0);  // sequential or pairwise
-  for (std::size_t l = 0; l < lanes; ++l) {
-    double v = s[l];
-    if (bias) v = add_rounded(v, bias[l], acc.acc, sr ? stream_bits(stream_key(acc.seed, index[l]), bias_step) : 0);
-    out[l] = v;
+  if (!bias) {
+    for (std::size_t l = 0; l < lanes; ++l) out[l] = s[l];
+    return;
   }
+  const std::uint64_t bias_step = StepNumbers{n}.bias(acc.order, 0);  // sequential or pairwise
+  // The branch-free scalar step where it finishes (most sums), else the exact one.
+  with_any_rounding(acc.acc.mode, [&](auto m) {
+    constexpr Rounding Mode = decltype(m)::value;
+    Rounder r = acc.acc;
+    r.mode = Mode;
+    for (std::size_t l = 0; l < lanes; ++l) {
+      const std::uint32_t bits =
+          Mode == Rounding::Stochastic ? stream_bits(stream_key(acc.seed, index[l]), bias_step) : 0;
+      bool special = false;
+      double v = add_rounded_normal<Mode>(s[l], bias[l], r, bits, special);
+      if (special) v = add_rounded(s[l], bias[l], r, bits);
+      out[l] = v;
+    }
+  });
 }
 
 #if !defined(__CUDACC__)
