@@ -274,3 +274,30 @@ def test_an_onnx_graph_with_conv_norm_residual_runs_as_torch_and_converts(tmp_pa
         [onnx.helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, [2, 2])]))
     with pytest.raises(ValueError, match="unsupported ONNX operator Einsum"):
         onnx_torch.to_torch(bad)
+
+
+def test_torch_runs_one_thread_inside_a_converted_layer_and_is_restored(monkeypatch):
+    # Torch's spinning OpenMP threads took the cores from mpcore's (README: speed).
+    seen, calls = [], []
+
+    class Probe(torch.nn.Module):
+        def forward(self, x):
+            seen.append(torch.get_num_threads())
+            return x
+
+    real = mt._products
+
+    def spy(*args, **kwargs):
+        calls.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mt, "_products", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model = mt.convert(torch.nn.Sequential(torch.nn.Linear(4, 3), Probe()), mpcore.Uniform("fp16"))
+        seen.clear()  # convert traces the model (torch.fx) once
+        model(torch.rand(5, 4))
+        assert (calls, seen, torch.get_num_threads()) == ([1], [2], 2)
+    finally:
+        torch.set_num_threads(before)

@@ -3,6 +3,7 @@ policy, and their statistics (for :func:`mpcore.networks.torch.report`)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -19,6 +20,24 @@ def _torch():
     except ImportError as exc:  # pragma: no cover - exercised only without torch
         raise ImportError("mpcore.networks.torch needs PyTorch (pip install torch)") from exc
     return torch
+
+
+@contextlib.contextmanager
+def _mpcore_threads():
+    """Torch's own intra-op threads at one while a converted layer runs (restored after).
+
+    The layer's work is mpcore's, in mpcore's threads; torch's OpenMP threads spin for a while
+    after each parallel torch operation and took the same cores from them (measured: a converted
+    MultiheadAttention 44.6 ms with torch at 2 threads, 28.6 ms at 1, on 2 cores)."""
+    torch = _torch()
+    n = torch.get_num_threads()
+    if n > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if n > 1:
+            torch.set_num_threads(n)
 
 
 # log10 kappa bins of report()'s histogram: (-inf, -2), [-2, -1), ..., [4, inf).

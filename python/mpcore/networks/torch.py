@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 from ..layer import PreparedLinear
 from .policy import Ladder, Policy, Uniform
-from .simulated import KAPPA_EDGES, _as_numpy, _products, _Stats, _torch
+from .simulated import KAPPA_EDGES, _as_numpy, _mpcore_threads, _products, _Stats, _torch
 from .torch_attention import _AttentionMode, _make_attention
 
 __all__ = ["convert", "report"]
@@ -93,7 +93,7 @@ def _make_module(original, policy: Policy, name: str, activation: str = "identit
 
         def forward(self, x):
             dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
-            with torch.no_grad():
+            with torch.no_grad(), _mpcore_threads():
                 if isinstance(self.original, nn.Linear):
                     lead = x.shape[:-1]
                     x2 = _as_numpy(x.reshape(-1, x.shape[-1]))

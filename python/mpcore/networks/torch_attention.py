@@ -24,7 +24,7 @@ import numpy as np
 from .cost import format_cost, layer_cost
 from .policy import Policy, Uniform
 from ..layer import PreparedLinear
-from .simulated import _as_numpy, _products, _Stats, _torch
+from .simulated import _as_numpy, _mpcore_threads, _products, _Stats, _torch
 
 
 def _attention_products(q, k, v, mask, scale: float, scale_first: bool, policy: Policy, stats: _Stats):
@@ -125,7 +125,7 @@ def _make_attention(original, policy: Policy, name: str):
 
         def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                     average_attn_weights=True, is_causal=False):
-            with torch.no_grad():
+            with torch.no_grad(), _mpcore_threads():
                 batched = query.dim() == 3
                 if not batched:
                     query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
@@ -202,7 +202,7 @@ class _AttentionMode:
             mask = causal if mask is None else mask + causal
         if mask is not None:
             mask = mask.expand(*lead, length, source).reshape(-1, length, source)
-        with torch.no_grad():
+        with torch.no_grad(), _mpcore_threads():
             o, _ = _attention_products(query.reshape(-1, length, e), key.reshape(-1, source, e),
                                        value.reshape(-1, source, value.shape[-1]), mask,
                                        float(e ** -0.5 if scale is None else scale), False, self.policy, self.stats)
