@@ -143,8 +143,8 @@ __attribute__((always_inline)) inline void pairwise_body(const C& c, const T* xr
     int merges = 0;
     for (std::size_t t = j + 1; (t & 1) == 0; t >>= 1) ++merges;  // after leaf j: merge equal runs
     vec v[G];
-    // Leaf j and its merges; the general step (where the container has two) redoes a step in
-    // which the fast one marked a lane.
+    // Leaf j and its merges; a later stochastic-rounding step (run_sr_steps) redoes a step in
+    // which the one before marked a lane.
     auto run = [&](auto sr_step) {
       special = typename C::mark{};
       for (int g = 0; g < G; ++g) {

@@ -17,9 +17,8 @@
 //     per binade below 2^emin (decision-inl.hpp decides); below 2q (q the smallest
 //     subnormal) compares decide;
 //   - stochastic: the truncation and the next grid point come from m, the decision from
-//     rem and lo by integer arithmetic (stochastic_step32), or, for a step with a lane
-//     that decision cannot take (below 2q), an exact binary64 comparison
-//     (stochastic_step32_widened).
+//     rem and lo by integer arithmetic (stochastic_step32), or, for a chunk with a lane
+//     those steps leave, an exact binary64 comparison (stochastic_step32_widened).
 // Overflow and non-finite sums are marked and the chunk is redone exactly (in binary64).
 // Rounding downward (the sign rule of an exact zero) stays on the binary64 kernel.
 
@@ -117,8 +116,9 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
   return tiny ? small : magnitude;
 }
 
-// Stochastic rounding where some lane lies below 2q (q the smallest subnormal), any lane:
-// up with probability (|exact| - base) / spacing, resolved to nbits random bits as
+// Stochastic rounding in every lane (SrStep::Any: what the integer steps leave, and grids
+// where they are not usable): up with probability (|exact| - base) / spacing, resolved to
+// nbits random bits as
 // round_sum does: up iff rnd < floor(D / spacing * 2^nbits), i.e. iff
 // (rnd + 1) * spacing * 2^-nbits <= D, with D = |exact| - base. D = (|hi| - base) + lo is
 // exact in binary64 (|hi| - base is exact in binary32: both lie within a spacing and an ulp
