@@ -8,20 +8,33 @@
 // has that step redone by the scalar add_rounded (each node is a function of its two
 // children and its step number only), so the bits are the definition's.
 
+// The random streams of kWidth lanes in groups of W (both containers).
+template <Rounding Mode, int W>
+struct LaneStreams {
+  static constexpr int width = W, G = static_cast<int>(kWidth) / W;
+  static constexpr Rounding mode = Mode;
+  Keys<W> key[G];
+
+  LaneStreams(std::uint64_t seed, const std::uint64_t* index) {
+    for (int g = 0; g < G; ++g) stream_keys<Mode, W>(seed, index + g * W, key[g]);
+  }
+  // The random bits of a step of lane l of group g (stochastic rounding only).
+  std::uint32_t bits(int g, int l, std::uint64_t step) const {
+    return Mode == Rounding::Stochastic ? key[g].word(l, step) : 0;
+  }
+};
+
 // Binary64 lanes for any input type (SrRemOnly: add64's).
 template <Rounding Mode, int W, class T, bool SrRemOnly = false>
-struct Container64 {
+struct Container64 : LaneStreams<Mode, W> {
   typedef typename V<W>::d vec;
   typedef typename V<W>::i mark;
   typedef double scalar;
-  static constexpr int width = W, G = static_cast<int>(kWidth) / W;
-  static constexpr Rounding mode = Mode;
+  using LaneStreams<Mode, W>::key;
   Float64Grid grid;
-  Keys<W> key[G];
 
-  Container64(const Rounder& R, std::uint64_t seed, const std::uint64_t* index) : grid(float64_grid(R)) {
-    for (int g = 0; g < G; ++g) stream_keys<Mode, W>(seed, index + g * W, key[g]);
-  }
+  Container64(const Rounder& R, std::uint64_t seed, const std::uint64_t* index)
+      : LaneStreams<Mode, W>(seed, index), grid(float64_grid(R)) {}
   __attribute__((always_inline)) void product(const T* xr, const T* panel, std::size_t j, int g, vec& p) const {
     load<W>(panel + j * kWidth + g * W, p);
     p *= static_cast<double>(xr[j]);
@@ -35,10 +48,6 @@ struct Container64 {
     random64<Mode, W>(key[g], step, static_cast<int>(grid.nbits), rnd);
     add64<Mode, W, Exact, SrRemOnly>(a, b, rnd, grid, special, sum);
   }
-  // The random bits of a step of lane l of group g (stochastic rounding only).
-  std::uint32_t bits(int g, int l, std::uint64_t step) const {
-    return Mode == Rounding::Stochastic ? key[g].word(l, step) : 0;
-  }
   // Term j of lane l of group g, for the exact scalar redo.
   double term(const T* xr, const T* panel, std::size_t j, int g, int l) const {
     return ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + g * W + l]), static_cast<double>(xr[j]));
@@ -47,18 +56,15 @@ struct Container64 {
 
 // Binary32 lanes: float inputs with products exact in binary32, supports_float32 modes.
 template <Rounding Mode, int W>
-struct Container32 {
+struct Container32 : LaneStreams<Mode, W> {
   typedef typename V32<W>::f vec;
   typedef typename V32<W>::i mark;
   typedef float scalar;  // exact scalar results (values of the format, inf, NaN) are binary32 numbers
-  static constexpr int width = W, G = static_cast<int>(kWidth) / W;
-  static constexpr Rounding mode = Mode;
+  using LaneStreams<Mode, W>::key;
   Float32Grid grid;
-  Keys<W> key[G];
 
-  Container32(const Rounder& R, std::uint64_t seed, const std::uint64_t* index) : grid(float32_grid(R)) {
-    for (int g = 0; g < G; ++g) stream_keys<Mode, W>(seed, index + g * W, key[g]);
-  }
+  Container32(const Rounder& R, std::uint64_t seed, const std::uint64_t* index)
+      : LaneStreams<Mode, W>(seed, index), grid(float32_grid(R)) {}
   // Stochastic rounding's cheaper steps mark the lanes a later step decides (add32).
   static constexpr bool sr_steps = Mode == Rounding::Stochastic;
   const Float32Grid& sr_grid() const { return grid; }
@@ -74,9 +80,6 @@ struct Container32 {
     typename V32<W>::u rnd;
     random32<Mode, W>(key[g], step, grid.nbits, rnd);
     add32<Mode, W, Exact, Step>(a, b, grid, rnd, special, sum);
-  }
-  std::uint32_t bits(int g, int l, std::uint64_t step) const {
-    return Mode == Rounding::Stochastic ? key[g].word(l, step) : 0;
   }
   double term(const float* xr, const float* panel, std::size_t j, int g, int l) const {
     return ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + g * W + l]), static_cast<double>(xr[j]));
