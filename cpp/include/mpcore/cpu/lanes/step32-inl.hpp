@@ -107,9 +107,9 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
   const vf rest = x - __builtin_convertvector(high, vf) * 65536.0f;  // x mod 2^16, exact
   const vi low = __builtin_convertvector(rest, vi);
   const vi l_trunc = __builtin_convertvector(l, vi);
-  const vi l_floor = l_trunc + (__builtin_convertvector(l_trunc, vf) > l);  // compares give -1
+  const vu l_floor = (vu)l_trunc + (vu)(__builtin_convertvector(l_trunc, vf) > l);  // compares give -1
   const vi integer = __builtin_convertvector(low, vf) == rest;
-  const vu fraction = (((vu)high << 16) + (vu)low + (vu)(integer & l_floor)) & grid.sr_nbits_mask;
+  const vu fraction = (((vu)high << 16) + (vu)low + ((vu)integer & l_floor)) & grid.sr_nbits_mask;
   const vi at_q = x - grid.sr_two_nbits_f >= -l;
   const vi count = -(at_q + (vi)(rnd < fraction));  // compares give -1: 0, 1 or 2 steps of q
   const vu small = (vu)(count == 0 ? vi{} : (count == 1 ? vi{} + grid.q_bits : vi{} + grid.two_q_bits));
