@@ -22,6 +22,23 @@
 // Overflow and non-finite sums are marked and the chunk is redone exactly (in binary64).
 // Rounding downward (the sign rule of an exact zero) stays on the binary64 kernel.
 
+// The target spacing in m, 2^shift: 2^(25 - p) in the normal range, one bit wider per binade
+// below 2^emin. From 2^24 on it reaches the binade's width: |exact| < 2q (q the smallest
+// subnormal, `tiny`), where the candidates are 0, q and 2q and compares with the m of q/2, q
+// and 3q/2 (m is monotone in |exact|) decide, as the mask rounding cannot (shift is then 23,
+// only a placeholder).
+template <int W>
+__attribute__((always_inline)) inline void spacing_in_m(const typename V32<W>::u& m, const Float32Grid& grid,
+                                                        typename V32<W>::i& tiny, typename V32<W>::u& shift) {
+  typedef typename V32<W>::u vu;
+  typedef typename V32<W>::i vi;
+  const vi field = (vi)(m >> 24);
+  const vi below = grid.emin_field - (field > 1 ? field : 1);
+  const vi shift_raw = grid.spacing + (below > 0 ? below : 0);
+  tiny = shift_raw > 23;
+  shift = (vu)(tiny ? 23 : shift_raw);
+}
+
 // Stochastic rounding by integer arithmetic and one binary32 compare (grids.hpp's SrStep:
 // Normal, for the format's normal range; Subnormal, down to 2q; Tiny, also below 2q; each
 // marks the lanes it leaves to the next step): up iff
@@ -58,11 +75,9 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
   vu rem, rnd_hi, low_bits, half_unit, scale_offset;
   vf two_k;
   vi tiny{};
-  if constexpr (Subnormal) {  // the spacing per lane: one bit wider per binade below 2^emin
-    const vi below = grid.emin_field - (vi)(m >> 24);
-    const vi shift_raw = grid.spacing + (below > 0 ? below : 0);
-    tiny = shift_raw > 23;
-    const vu shift = (vu)(shift_raw < 23 ? shift_raw : 23);  // 23: only for lanes decided apart
+  if constexpr (Subnormal) {  // the spacing per lane (23 for the lanes decided apart)
+    vu shift;
+    spacing_in_m<W>(m, grid, tiny, shift);
     const vu unit = (vu{} + 1) << shift;
     const vu k = static_cast<std::uint32_t>(grid.nbits) - shift;
     rem = m & (unit - 1);
@@ -81,6 +96,7 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
   }
   const vu base = (m ^ rem) >> 1;  // the grid point toward zero (bits)
   special |= (vi)base > grid.sr_max_base;
+  const vf lo_rel = (vf)((vu)lo ^ (hb & 0x80000000u));  // lo, signed relative to |hi|
   vi up;
   if constexpr (Exact) {  // rnd < rem * 2^k exactly when rnd_hi < rem
     up = rnd_hi < rem;
@@ -88,7 +104,6 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
     const vf over = __builtin_convertvector((vi)rnd_hi - ((vi)rem - side), vf);
     const vf d = over * two_k + __builtin_convertvector((vi)low_bits + 1, vf);
     const vf s = (vf)((base - scale_offset) & 0x7f800000u);
-    const vf lo_rel = (vf)((vu)lo ^ (hb & 0x80000000u));
     up = d * s <= lo_rel;
   }
   const vu magnitude = base + ((vu)up & half_unit);
@@ -100,7 +115,6 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
   // are the fraction compared with rnd. floor(x) is taken in two 16-bit halves (binary32
   // converts only below 2^31), and x + L >= 2^nbits as x - 2^nbits >= -L (exact where it
   // matters: x within a factor 2 of 2^nbits).
-  const vf lo_rel = (vf)((vu)lo ^ (hb & 0x80000000u));
   const vf x = ((vf)(hb & 0x7fffffffu) * grid.sr_tiny_scale[0]) * grid.sr_tiny_scale[1];
   const vf l = (lo_rel * grid.sr_tiny_scale[0]) * grid.sr_tiny_scale[1];
   const vi high = __builtin_convertvector(x * 0x1p-16f, vi);
@@ -167,23 +181,6 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32_widen
   return up ? next_bits : base_bits;
 }
 
-// The target spacing in m (unit, a power of two): 2^(25 - p) in the normal range, one bit
-// wider per binade below 2^emin. From 2^24 on it reaches the binade's width: |exact| < 2q
-// (q the smallest subnormal, `tiny`), where the candidates are 0, q and 2q and compares
-// with the m of q/2, q and 3q/2 (m is monotone in |exact|) decide, as the mask rounding
-// cannot (unit is then 2^23, only a placeholder).
-template <int W>
-__attribute__((always_inline)) inline void spacing_in_m(const typename V32<W>::u& m, const Float32Grid& grid,
-                                                        typename V32<W>::i& tiny, typename V32<W>::u& unit) {
-  typedef typename V32<W>::u vu;
-  typedef typename V32<W>::i vi;
-  const vi field = (vi)(m >> 24);
-  const vi below = grid.emin_field - (field > 1 ? field : 1);
-  const vi shift_raw = grid.spacing + (below > 0 ? below : 0);
-  tiny = shift_raw > 23;
-  unit = (vu{} + 1) << (vu)(tiny ? 23 : shift_raw);
-}
-
 // sum = round(a + b) in every lane (sum may be a or b); marks in `special` the lanes
 // whose result the exact binary64 path must give instead (overflow, non-finite).
 // Exact: the caller knows a + b is exact in binary32 (a leaf 0 + p), so lo = 0.
@@ -223,14 +220,15 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
       magnitude = stochastic_step32<W, Step, Exact>(lo, hb, m, side, grid, rnd, special);
     } else {
       vi tiny;
-      vu unit;
-      spacing_in_m<W>(m, grid, tiny, unit);
-      magnitude = stochastic_step32_widened<W>(hi, lo, m, unit, tiny, grid, rnd, special);
+      vu shift;
+      spacing_in_m<W>(m, grid, tiny, shift);
+      magnitude = stochastic_step32_widened<W>(hi, lo, m, (vu{} + 1) << shift, tiny, grid, rnd, special);
     }
   } else {
     vi tiny;
-    vu unit;
-    spacing_in_m<W>(m, grid, tiny, unit);
+    vu shift;
+    spacing_in_m<W>(m, grid, tiny, shift);
+    const vu unit = (vu{} + 1) << shift;  // target spacing in m
     const vu mask = unit - 1, rem = m & mask, half = unit >> 1;
     const vi mi = (vi)m, negative = (vi)hb < 0;
     // Grid points and midpoints are even in m, so an odd m is never a tie.
