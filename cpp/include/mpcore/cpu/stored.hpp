@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -53,6 +54,22 @@ struct StoredMatrix {
   void copy_row(std::size_t i, std::size_t j0, std::size_t j1, T* dst, std::ptrdiff_t dst_stride = 1) const {
     visit([&](auto base, auto decode) {
       const auto* p = base + static_cast<std::ptrdiff_t>(i) * row_stride;
+      if (col_stride == 1 && dst_stride == 1) {  // the common case, without a multiply per value
+        const auto* q = p + j0;
+        const std::size_t count = j1 - j0;
+        if constexpr (std::is_same_v<std::remove_cv_t<std::remove_pointer_t<decltype(q)>>, T>) {
+          if (!magnitude) {  // binary32 to binary32, binary64 to binary64: a plain copy
+            std::memcpy(dst, q, count * sizeof(T));
+            return;
+          }
+        }
+        if (magnitude) {
+          for (std::size_t k = 0; k < count; ++k) dst[k] = static_cast<T>(std::fabs(decode(q[k])));
+        } else {
+          for (std::size_t k = 0; k < count; ++k) dst[k] = static_cast<T>(decode(q[k]));
+        }
+        return;
+      }
       auto at = [&](std::size_t j) { return decode(p[static_cast<std::ptrdiff_t>(j) * col_stride]); };
       T* d = dst - static_cast<std::ptrdiff_t>(j0) * dst_stride;
       if (magnitude) {
