@@ -260,6 +260,28 @@ def test_one_dimensional_input_and_norm_estimator_is_an_upper_bound(rng):
     assert np.all(norm >= exact * (1 - 1e-6))
 
 
+def _documented_norm(a):
+    """euclidean_norm's order (condition.hpp): squares of terms j = k mod 4 added in order
+    into four partial sums, then (s0 + s1) + (s2 + s3), in binary64."""
+    sq = np.asarray(a, dtype=np.float64) ** 2
+    s = [0.0] * 4
+    for j, v in enumerate(sq):
+        s[j % 4] += v
+    return math.sqrt((s[0] + s[1]) + (s[2] + s[3]))
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 7, 33, 333])
+def test_norm_estimator_has_the_documented_bits(n, rng):
+    x = rng.standard_normal((3, n)).astype(np.float32)
+    w = rng.standard_normal((5, n)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    z = np.ones((3, 5))
+    got = mpcore.cond_inner(x, w, b, z, estimator="norm")
+    want = np.array([[_documented_norm(w[i]) * _documented_norm(x[r]) + abs(float(b[i])) for i in range(5)]
+                     for r in range(3)])
+    assert np.array_equal(got, want)
+
+
 @pytest.mark.parametrize("estimator", mpcore.ESTIMATORS)
 def test_guard_sign_recomputes_untrustworthy_relu_negatives(estimator, rng):
     x, w, b = layer(rng, batch=8, out=64)

@@ -20,13 +20,15 @@ inline void inner_numerator(const StoredMatrix& x, const PreparedLinear& layer, 
   const StoredMatrix &w = layer.w(), &b = layer.bias();
   const std::size_t batch = x.rows, nout = w.rows;
   if (e == Estimator::Norm) {
-    const std::vector<double>& norms = layer.row_norms();
-    const std::vector<double> x_norms = row_norms(x);
+    const std::vector<double>& norms = layer.row_norms(threads);
+    const std::vector<double> x_norms = row_norms(x, threads);
     std::vector<double> bias(b.data ? nout : 0);
     if (b.data) magnitudes(b).copy_row(0, 0, nout, bias.data());
-    for (std::size_t r = 0; r < batch; ++r)
-      for (std::size_t i = 0; i < nout; ++i)
-        out[r * nout + i] = norm_estimate(norms[i], x_norms[r], b.data ? bias[i] : 0.0);
+    parallel_for(batch, threads, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t r = begin; r < end; ++r)
+        for (std::size_t i = 0; i < nout; ++i)
+          out[r * nout + i] = norm_estimate(norms[i], x_norms[r], b.data ? bias[i] : 0.0);
+    });
     return;
   }
   // The operands read as magnitudes while each panel is packed: no copy of |x|, |W| or |b|.

@@ -160,12 +160,15 @@ inline PackedPanels pack_all(const StoredMatrix& w, int threads) {
 }
 
 // The Euclidean norm of each row of a (a row at a time, in binary64).
-inline std::vector<double> row_norms(const StoredMatrix& a) {
-  std::vector<double> norms(a.rows), row(a.cols);
-  for (std::size_t i = 0; i < a.rows; ++i) {
-    a.copy_row(i, 0, a.cols, row.data());
-    norms[i] = euclidean_norm([&](std::size_t j) { return row[j]; }, a.cols);
-  }
+inline std::vector<double> row_norms(const StoredMatrix& a, int threads) {
+  std::vector<double> norms(a.rows);
+  parallel_for(a.rows, threads, [&](std::size_t begin, std::size_t end) {
+    std::vector<double> row(a.cols);
+    for (std::size_t i = begin; i < end; ++i) {
+      a.copy_row(i, 0, a.cols, row.data());
+      norms[i] = euclidean_norm([&](std::size_t j) { return row[j]; }, a.cols);
+    }
+  });
   return norms;
 }
 
@@ -198,9 +201,9 @@ class PreparedLinear {
     return &state_->magnitudes;
   }
 
-  // The Euclidean norm of each row of W (computed once).
-  const std::vector<double>& row_norms() const {
-    std::call_once(state_->norms_once, [&] { state_->norms = cpu::row_norms(w_); });
+  // The Euclidean norm of each row of W (computed at the first call).
+  const std::vector<double>& row_norms(int threads) const {
+    std::call_once(state_->norms_once, [&] { state_->norms = cpu::row_norms(w_, threads); });
     return state_->norms;
   }
 

@@ -23,11 +23,22 @@
 #include "../analysis/activation.hpp"
 #include "../analysis/bounds.hpp"
 #include "../analysis/condition.hpp"
+#include "../cpu/parallel.hpp"
 #include "ladder_options.hpp"
 
 namespace mpcore {
 
 namespace detail {
+
+// f(e) for every component e in [0, total), on up to `threads` threads (each component is
+// decided alone, so the result does not depend on the partition).
+template <class F>
+void for_components(std::size_t total, int threads, const F& f) {
+  constexpr std::size_t kBlock = 4096;
+  cpu::parallel_for((total + kBlock - 1) / kBlock, threads, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t e = begin * kBlock, last = std::min(total, end * kBlock); e < last; ++e) f(e);
+  });
+}
 
 // Where rung k's sums were clamped at max_finite and stayed finite: the same sums with no
 // top on the formats differ. Empty when the rung cannot clamp silently.
@@ -91,36 +102,44 @@ inline RungErrors rung_errors(const LadderOptions& o, std::size_t n, bool bias) 
   return r;
 }
 
-// Activation, error estimate and (where out.bound is set) the a-priori bounds of every final
-// component; counts the components per rung.
+// The activation and error estimate of a component in its final rung k (kappa: its
+// rung-0 estimate, recomputed from z for k > 0). top_clamped: the recompute's marks, or null.
+inline void final_component(const LadderOptions& o, std::size_t e, double numerator, double c,
+                            const char* top_clamped, const LadderOutputs& out) {
+  const int k = out.rung[e];
+  const double z = out.z[e], alpha = o.activation_alpha();
+  out.y[e] = activate(o.activation, z, alpha);
+  const double kappa = k ? component_condition(o.activation, z, numerator, alpha) : out.kappa[e];
+  // A clamped sum has no error estimate or bound (only the top rung can keep one).
+  out.err_est[e] = top_clamped && top_clamped[e] ? HUGE_VAL : kappa * o.formats[k].unit_roundoff() * c;
+}
+
+// The recomputed components' activations and error estimates (rung 0's were written with
+// the decisions), the a-priori bounds of every component where out.bound is set, and the
+// count per rung.
 template <class Backend>
 void finish(Backend& be, const LadderOptions& o, const std::vector<double>& numerator,
-            const std::vector<char>& top_clamped, const LadderOutputs& out, LadderStats& stats) {
+            const std::vector<std::vector<std::size_t>>& chosen, const std::vector<char>& top_clamped,
+            const LadderOutputs& out, LadderStats& stats) {
   const std::size_t total = be.rows() * be.outputs(), n = be.terms();
-  const double alpha = o.activation_alpha(), c = growth_factor(o.factor, n);
-  std::vector<double> sum_abs;
+  const double c = growth_factor(o.factor, n);
+  for (std::size_t k = 1; k < chosen.size(); ++k)
+    for (std::size_t e : chosen[k]) final_component(o, e, numerator[e], c, top_clamped.data(), out);
   if (o.bounds && out.bound) {
-    sum_abs = numerator;
+    std::vector<double> sum_abs = numerator;
     if (o.estimator != Estimator::Fp32) be.numerator(Estimator::Fp32, o.formats[0], sum_abs.data());
-  }
-  // fp32 sums of non-negative terms: S <= S_fp32 / (1 - gamma_m(2^-24)).
-  const double s_scale = 1.0 / (1.0 - gamma(static_cast<double>(n) + 1, formats::fp32.unit_roundoff()));
-  const RungErrors r = rung_errors(o, n, be.has_bias());
-  for (std::size_t e = 0; e < total; ++e) {
-    const int k = out.rung[e];
-    const double z = out.z[e];
-    out.y[e] = activate(o.activation, z, alpha);
-    const double kappa = k ? component_condition(o.activation, z, numerator[e], alpha) : out.kappa[e];
-    // A clamped sum has no error estimate or bound (only the top rung can keep one).
-    out.err_est[e] = top_clamped[e] ? HUGE_VAL : kappa * o.formats[k].unit_roundoff() * c;
-    ++stats.count[k];
-    if (!sum_abs.empty()) {
+    // fp32 sums of non-negative terms: S <= S_fp32 / (1 - gamma_m(2^-24)).
+    const double s_scale = 1.0 / (1.0 - gamma(static_cast<double>(n) + 1, formats::fp32.unit_roundoff()));
+    const RungErrors r = rung_errors(o, n, be.has_bias());
+    for_components(total, o.accumulation.threads, [&](std::size_t e) {
+      const int k = out.rung[e];
       const ErrorBound eb =
           error_bound(sum_abs[e] * s_scale, r.roundings[k], r.unit[k], r.tiny[k], o.accumulation.rounding);
       out.bound[e] = top_clamped[e] ? HUGE_VAL : eb.worst;
       out.bound_prob[e] = top_clamped[e] ? HUGE_VAL : eb.probabilistic;
-    }
+    });
   }
+  for (std::size_t e = 0; e < total; ++e) ++stats.count[out.rung[e]];
 }
 
 }  // namespace detail
@@ -161,8 +180,7 @@ LadderStats run_ladder(Backend& be, const LadderOptions& o, const LadderOutputs&
   std::vector<double> us(rungs);
   for (int k = 0; k < rungs; ++k) us[k] = o.formats[k].unit_roundoff();
   const double c = growth_factor(o.factor, be.terms()), alpha = o.activation_alpha();
-  std::vector<std::vector<std::size_t>> chosen(rungs);
-  for (std::size_t e = 0; e < total; ++e) {
+  detail::for_components(total, o.accumulation.threads, [&](std::size_t e) {
     const double z = out.z[e];
     const double kappa = component_condition(o.activation, z, numerator[e], alpha);
     const int k = given_rung ? given_rung[e]
@@ -170,8 +188,11 @@ LadderStats run_ladder(Backend& be, const LadderOptions& o, const LadderOutputs&
                                            c, o.tau, !clamped.empty() && clamped[e]);
     out.kappa[e] = kappa;
     out.rung[e] = k;
-    if (k) chosen[k].push_back(e);
-  }
+    if (k == 0) detail::final_component(o, e, numerator[e], c, nullptr, out);
+  });
+  std::vector<std::vector<std::size_t>> chosen(rungs);
+  for (std::size_t e = 0; e < total; ++e)
+    if (out.rung[e]) chosen[out.rung[e]].push_back(e);
   const auto t2 = clock::now();
 
   // 3. Recompute only the chosen components, each once, in its rung's format.
@@ -179,7 +200,7 @@ LadderStats run_ladder(Backend& be, const LadderOptions& o, const LadderOutputs&
   const auto t3 = clock::now();
 
   // 4. Activation, error estimates and bounds of the final components.
-  detail::finish(be, o, numerator, top_clamped, out, stats);
+  detail::finish(be, o, numerator, chosen, top_clamped, out, stats);
   auto secs = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
   stats.seconds_low = secs(t0, t1);
   stats.seconds_estimate = secs(t1, t2);
