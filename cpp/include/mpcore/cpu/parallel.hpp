@@ -29,7 +29,9 @@ inline int default_threads() {
     const int n = std::atoi(env);
     if (n > 0) return n;
   }
-  const unsigned hw = std::thread::hardware_concurrency();
+  // Read once: glibc opens /sys/devices/system/cpu/online on every call (microseconds, as
+  // much as a small product).
+  static const unsigned hw = std::thread::hardware_concurrency();
   return hw ? static_cast<int>(hw) : 1;
 }
 
