@@ -123,6 +123,20 @@ inline nb::dict stats_dict(const LadderStats& stats) {
   return d;
 }
 
+using AnyArray3 = nb::ndarray<nb::ndim<3>, nb::device::cpu>;
+
+// Slice b of a 3-D float32/float64 array as a matrix (strides in elements).
+inline cpu::StoredMatrix slice(const AnyArray3& a, std::size_t b, const char* name) {
+  const std::size_t item = a.dtype().bits / 8;
+  cpu::StoredMatrix m = stored_operand(static_cast<const char*>(a.data()) + b * a.stride(0) * item, a.dtype(),
+                                       std::nullopt, name);
+  m.rows = a.shape(1);
+  m.cols = a.shape(2);
+  m.row_stride = a.stride(1);
+  m.col_stride = a.stride(2);
+  return m;
+}
+
 // Outputs of the ladder as new NumPy arrays, batch x out each.
 struct LadderArrays {
   NewMatrix<double> z, y, kappa, err_est;
@@ -138,9 +152,11 @@ struct LadderArrays {
       bound_prob = new_matrix<double>(batch, nout);
     }
   }
-  LadderOutputs outputs() {
-    return LadderOutputs{z.data(), y.data(), kappa.data(), err_est.data(), rung.data(),
-                         bound ? bound->data() : nullptr, bound_prob ? bound_prob->data() : nullptr};
+  // The outputs from component `offset` on (row-major): a slice's share of a batch.
+  LadderOutputs outputs(std::size_t offset = 0) {
+    return LadderOutputs{z.data() + offset, y.data() + offset, kappa.data() + offset, err_est.data() + offset,
+                         rung.data() + offset, bound ? bound->data() + offset : nullptr,
+                         bound_prob ? bound_prob->data() + offset : nullptr};
   }
   nb::dict dict(const LadderStats& stats) const {
     nb::dict d = stats_dict(stats);

@@ -33,20 +33,6 @@ static NewMatrix<double> matmul(AnyMatrix x, nb::object w, std::optional<AnyVect
   return y;
 }
 
-using AnyArray3 = nb::ndarray<nb::ndim<3>, nb::device::cpu>;
-
-// Slice b of a 3-D float32/float64 array as a matrix (strides in elements).
-static cpu::StoredMatrix slice(const AnyArray3& a, std::size_t b, const char* name) {
-  const std::size_t item = a.dtype().bits / 8;
-  cpu::StoredMatrix m = stored_operand(static_cast<const char*>(a.data()) + b * a.stride(0) * item, a.dtype(),
-                                       std::nullopt, name);
-  m.rows = a.shape(1);
-  m.cols = a.shape(2);
-  m.row_stride = a.stride(1);
-  m.col_stride = a.stride(2);
-  return m;
-}
-
 // out[b] = matmul(x[b], w[b]) for every b: each exactly the two-dimensional call (its rows,
 // its streams), in one call from Python.
 static nb::ndarray<nb::numpy, double, nb::ndim<3>, nb::c_contig> matmul_batched(AnyArray3 x, AnyArray3 w,

@@ -37,6 +37,45 @@ static nb::dict ladder(AnyMatrix x, nb::object w, std::optional<AnyVector> b, co
   return arrays.dict(stats);
 }
 
+// ladder_linear(x[b], w[b]) for every b (no bias), each exactly the two-dimensional call,
+// side by side on the threads (each slice on one: small products); the outputs' rows are
+// b * L + r.
+static nb::dict ladder_batched(AnyArray3 x, AnyArray3 w, const LadderOptions& o) {
+  if (x.shape(0) != w.shape(0)) throw std::invalid_argument("x and w must have the same batch size");
+  if (x.shape(2) != w.shape(2))
+    throw std::invalid_argument("x has " + std::to_string(x.shape(2)) + " features but w has " +
+                                std::to_string(w.shape(2)));
+  const std::string bad = validate_ladder(o);
+  if (!bad.empty()) throw std::invalid_argument(bad);
+  const std::size_t batch = x.shape(0), rows = x.shape(1), nout = w.shape(1);
+  std::vector<cpu::StoredMatrix> xs, ws;
+  for (std::size_t b = 0; b < batch; ++b) {
+    xs.push_back(slice(x, b, "x"));
+    ws.push_back(slice(w, b, "w"));
+  }
+  LadderArrays arrays(batch * rows, nout, o.bounds);
+  std::vector<LadderStats> stats(batch);
+  LadderOptions single = o;
+  single.accumulation.threads = 1;
+  {
+    nb::gil_scoped_release release;
+    cpu::parallel_for(batch, o.accumulation.threads, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t b = begin; b < end; ++b)
+        stats[b] = cpu::ladder_linear(xs[b], cpu::PreparedLinear::view(ws[b], cpu::StoredMatrix{}), single,
+                                      arrays.outputs(b * rows * nout));
+    });
+  }
+  LadderStats total;
+  total.count.assign(o.formats.size(), 0);
+  for (const LadderStats& s : stats) {
+    for (std::size_t k = 0; k < s.count.size(); ++k) total.count[k] += s.count[k];
+    total.seconds_low += s.seconds_low;
+    total.seconds_estimate += s.seconds_estimate;
+    total.seconds_recompute += s.seconds_recompute;
+  }
+  return arrays.dict(total);
+}
+
 static NewMatrix<double> numerator(AnyMatrix x, nb::object w, std::optional<AnyVector> b, nb::handle estimator,
                                    nb::handle low, nb::handle threads, std::optional<CodeTable> x_table,
                                    std::optional<CodeTable> w_table, std::optional<CodeTable> b_table) {
@@ -65,6 +104,9 @@ void bind_selective(nb::module_& m) {
         nb::arg("given_rung").none() = nb::none(),
         "The precision-ladder layer: a dict of new arrays (z, y, kappa, err_est, rung, bound, bound_prob), the "
         "per-rung counts and the seconds of each phase.");
+  m.def("ladder_batched", &ladder_batched, nb::arg("x"), nb::arg("w"), nb::arg("options"),
+        "ladder_linear(x[b], w[b]) for x (B, L, E) and w (B, S, E), float32 or float64, no bias: each exactly "
+        "the two-dimensional call; the arrays of the dict have rows b * L + r.");
   m.def("inner_numerator", &numerator, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("estimator"),
         nb::arg("low"), nb::arg("threads").none() = nb::none(), std::get<0>(tables()), std::get<1>(tables()),
         std::get<2>(tables()), "The numerator |W_i||x| + |b_i| of kappa_v by an estimator ('fp32', 'low', 'norm').");

@@ -303,3 +303,26 @@ def test_batched_matmul_is_the_calls_one_by_one(dtype, rng):
         _core.matmul_batched(x, w[:4], o)
     with pytest.raises(ValueError, match="33 features but w has 10"):
         _core.matmul_batched(x, w[:, :, :10], o)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rounding", ["rne", "sr"])
+def test_batched_ladder_is_the_calls_one_by_one(dtype, rounding, rng):
+    x = rng.standard_normal((6, 9, 40)).astype(dtype)
+    w = rng.standard_normal((6, 40, 13)).astype(dtype).transpose(0, 2, 1)  # strided: (6, 13, 40) view
+    o = mpcore.LadderOptions(["fp8_e4m3", "bf16", "fp32"], tau=0.02, estimator="norm", bounds=True,
+                             accumulation=mpcore.MatmulOptions(rounding=rounding, seed=5))
+    got = _core.ladder_batched(x, w, o)
+    counts = np.zeros(3, dtype=np.int64)
+    for b in range(6):
+        want = mpcore.ladder_linear(x[b], w[b], options=o)
+        for name in ("z", "y", "kappa", "err_est", "bound", "bound_prob"):
+            np.testing.assert_array_equal(got[name][b * 9:(b + 1) * 9].view(np.int64),
+                                          getattr(want, name).view(np.int64), err_msg=name)
+        assert np.array_equal(got["rung"][b * 9:(b + 1) * 9], want.rung)
+        counts += np.bincount(want.rung.reshape(-1), minlength=3)
+    assert 0 < counts[1] and 0 < counts[2] and list(got["count"]) == counts.tolist()
+    with pytest.raises(ValueError, match="same batch size"):
+        _core.ladder_batched(x, w[:4], o)
+    with pytest.raises(ValueError, match="40 features but w has 10"):
+        _core.ladder_batched(x, w[:, :, :10], o)

@@ -152,6 +152,31 @@ def test_multihead_attention_is_the_documented_products(batch_first):
                                ref.detach().numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("rounding", ["rne", "sr"])
+def test_selective_attention_in_one_batched_ladder_is_the_calls_one_by_one(rounding, monkeypatch):
+    from mpcore.networks import torch_attention
+
+    torch.manual_seed(4)
+    mha = torch.nn.MultiheadAttention(16, 4, batch_first=True).eval()
+    x = torch.randn(3, 6, 16)
+    mask = torch.zeros(6, 6, dtype=torch.bool).triu(1)
+    policy = mpcore.Selective("fp8_e4m3", "fp16", tau=0.3, estimator="norm", rounding=rounding, seed=2)
+
+    def run():
+        sim = mt.convert(mha, policy)
+        out, weights = sim(x, x, x, attn_mask=mask)
+        return out, weights, mt.report(sim)
+
+    batched = run()
+    monkeypatch.setattr(torch_attention, "_kappa_rule", lambda policy: False)  # one ladder call per entry and head
+    one_by_one = run()
+    _same(batched[0].numpy(), one_by_one[0].numpy())
+    _same(batched[1].numpy(), one_by_one[1].numpy())
+    for a, b in zip(batched[2], one_by_one[2]):
+        assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+    assert 0 < batched[2][0]["fraction_recomputed"] < 1
+
+
 class _FunctionalAttention(torch.nn.Module):
     def __init__(self):
         super().__init__()

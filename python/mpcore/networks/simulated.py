@@ -60,23 +60,33 @@ def _products(x2: np.ndarray, layer, policy: Policy, stats: _Stats, activation: 
     """(rows, out) outputs of x2 (rows, in) against layer (a PreparedLinear, or an (out, in)
     array) under the policy, in float64."""
     t0 = time.perf_counter()
+    rung = kappa = None
     if isinstance(policy, Uniform):
         z = matmul(x2, layer, options=policy.layer_options())
-        recomputed, counts = 0, [z.size]
     else:
         r = ladder_linear(x2, layer, options=policy.layer_options(activation, alpha), **policy.decision())
-        z, recomputed = r.z, int(np.count_nonzero(r.rung))
-        counts = np.bincount(r.rung.reshape(-1), minlength=len(r.formats)).tolist()
+        z, rung, kappa = r.z, r.rung, r.kappa
+    _record(stats, policy, 1, x2.shape[0], x2.shape[1], z.shape[1], rung, kappa, t0)
+    return z
+
+
+def _record(stats: _Stats, policy: Policy, calls: int, rows: int, n_in: int, n_out: int, rung, kappa,
+            t0: float) -> None:
+    """Adds `calls` products of rows x n_in x n_out in all (rung, kappa: the ladder's arrays, or
+    None under a uniform policy) to the layer's statistics."""
+    if rung is None:
+        recomputed, counts = 0, [rows * n_out]
+    else:
+        recomputed = int(np.count_nonzero(rung))
+        counts = np.bincount(rung.reshape(-1), minlength=len(policy.formats())).tolist()
         with np.errstate(divide="ignore"):
-            stats.kappa_counts += np.histogram(np.log10(r.kappa[np.isfinite(r.kappa)]), KAPPA_EDGES)[0]
-    rows, n_in, n_out = x2.shape[0], x2.shape[1], z.shape[1]
+            stats.kappa_counts += np.histogram(np.log10(kappa[np.isfinite(kappa)]), KAPPA_EDGES)[0]
     stats.cost += layer_cost(policy, rows, n_in, n_out, counts)
     stats.cost_high += rows * n_in * n_out * format_cost(policy.formats()[-1])
-    stats.calls += 1
-    stats.components += z.size
+    stats.calls += calls
+    stats.components += rows * n_out
     stats.recomputed += recomputed
     stats.seconds += time.perf_counter() - t0
-    return z
 
 
 def _as_numpy(t) -> np.ndarray:

@@ -6,8 +6,8 @@ each batch entry and head, each score is the E-term dot product of a query row w
 row (one ``mpcore.matmul`` per batch entry and head, the queries as its rows and the keys
 as its W), then the mask and the softmax in torch in the tensors' dtype, then each output
 the S-term dot product of a row of the probabilities with a column of V (one call per batch
-entry and head, V transposed as its W; under a uniform policy all of them in one batched
-call, the same bits). The scaling by 1/sqrt(E) (or ``scale``) is where
+entry and head, V transposed as its W; under a uniform policy, or a ladder policy deciding by
+its kappa rule, all of them in one batched call, the same bits). The scaling by 1/sqrt(E) (or ``scale``) is where
 torch puts it: nn.MultiheadAttention scales q before the scores, the functional attention
 scales the scores. A selective policy decides these products with the identity (the softmax
 is not an activation of the list). nn.MultiheadAttention's in- and out-projections are
@@ -21,10 +21,9 @@ import time
 
 import numpy as np
 
-from .cost import format_cost, layer_cost
 from .policy import Policy, Uniform
 from ..layer import PreparedLinear
-from .simulated import _as_numpy, _mpcore_threads, _products, _Stats, _torch
+from .simulated import _as_numpy, _mpcore_threads, _products, _record, _Stats, _torch
 
 
 def _attention_products(q, k, v, mask, scale: float, scale_first: bool, policy: Policy, stats: _Stats):
@@ -32,13 +31,14 @@ def _attention_products(q, k, v, mask, scale: float, scale_first: bool, policy: 
     each score the E-term dot product (one mpcore call per b: its rows are q[b]'s), each
     output the S-term dot product of a row of P with a column of v (one call per b); the
     scaling (of q before, or of the scores after, as torch does), the mask and the softmax
-    in torch, in the tensors' dtype. A uniform policy runs all b in one batched call (the
-    same bits as the calls one by one)."""
+    in torch, in the tensors' dtype. A uniform policy, or a ladder deciding by its kappa rule,
+    runs all b in one batched call (the same bits as the calls one by one); a score, budget or
+    plan decides per call."""
     torch = _torch()
     dtype = q.dtype
     qs = q * scale if scale_first else q
     vt = v.transpose(1, 2).contiguous()
-    if isinstance(policy, Uniform):
+    if isinstance(policy, Uniform) or _kappa_rule(policy):
         scores = torch.from_numpy(_batched(_as_numpy(qs.contiguous()), _as_numpy(k.contiguous()), policy, stats))
         scores = scores.to(dtype) if scale_first else scores.to(dtype) * scale
         if mask is not None:
@@ -59,19 +59,28 @@ def _attention_products(q, k, v, mask, scale: float, scale_first: bool, policy: 
     return torch.stack(out), torch.stack(probabilities)
 
 
-def _batched(x3: np.ndarray, w3: np.ndarray, policy: Uniform, stats: _Stats) -> np.ndarray:
-    """matmul(x3[b], w3[b]) for every b in one call (the same bits as one call each)."""
+def _kappa_rule(policy: Policy) -> bool:
+    """Whether a ladder policy decides by its own kappa rule (no score, budget or plan given:
+    the batched ladder runs it; the others take one ladder_linear call per batch entry)."""
+    d = policy.decision()
+    return d["score"] == "kappa" and d["budget"] is None and d["neurons"] is None
+
+
+def _batched(x3: np.ndarray, w3: np.ndarray, policy: Policy, stats: _Stats) -> np.ndarray:
+    """matmul(x3[b], w3[b]) (a uniform policy) or ladder_linear(x3[b], w3[b]) with the identity
+    (the kappa rule) for every b in one call: the same bits as one call each."""
     from .. import _core
 
     t0 = time.perf_counter()
-    z = _core.matmul_batched(x3, w3, policy.layer_options())
     batch, rows, n_in = x3.shape
     n_out = w3.shape[1]
-    stats.calls += batch
-    stats.components += z.size
-    stats.cost += layer_cost(policy, batch * rows, n_in, n_out, [z.size])
-    stats.cost_high += batch * rows * n_in * n_out * format_cost(policy.formats()[-1])
-    stats.seconds += time.perf_counter() - t0
+    if isinstance(policy, Uniform):
+        z = _core.matmul_batched(x3, w3, policy.layer_options())
+        rung = kappa = None
+    else:
+        r = _core.ladder_batched(x3, w3, policy.layer_options("identity", None))
+        z, rung, kappa = r["z"].reshape(batch, rows, n_out), r["rung"], r["kappa"]
+    _record(stats, policy, batch, batch * rows, n_in, n_out, rung, kappa, t0)
     return z
 
 
