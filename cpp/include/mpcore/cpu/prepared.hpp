@@ -26,7 +26,8 @@ inline constexpr std::size_t kPanelRows = 32;  // = detail::kLanes: outputs comp
 
 namespace packing {
 
-#if !defined(__CUDACC__) && (defined(__GNUC__) || defined(__clang__))
+// __builtin_shufflevector: Clang, and GCC from 12.
+#if !defined(__CUDACC__) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12))
 // dst[k * kPanelRows + l] = rows[l * ld + k] for l < 4 and k < 4: one 4 x 4 block
 // transposed with eight shuffles (16-byte vectors: SSE on x86-64, NEON on Arm).
 inline void transpose_block(const float* rows, std::size_t ld, float* dst) {
