@@ -7,9 +7,9 @@ row (one ``mpcore.matmul`` per batch entry and head, the queries as its rows and
 as its W), then the mask and the softmax in torch in the tensors' dtype, then each output
 the S-term dot product of a row of the probabilities with a column of V (one call per batch
 entry and head, V transposed as its W; under a uniform policy, or a ladder policy deciding by
-its kappa rule, all of them in one batched call, the same bits). The scaling by 1/sqrt(E) (or ``scale``) is where
-torch puts it: nn.MultiheadAttention scales q before the scores, the functional attention
-scales the scores. A selective policy decides these products with the identity (the softmax
+its kappa rule, all of them in one batched call, the same bits). The scaling by 1/sqrt(E)
+(or ``scale``) is where torch puts it: nn.MultiheadAttention scales q before the scores, the
+functional attention scales the scores. A selective policy decides these products with the identity (the softmax
 is not an activation of the list). nn.MultiheadAttention's in- and out-projections are
 simulated like Linear layers; the functional attention's callers project with their own
 (converted) layers.
