@@ -28,55 +28,52 @@ namespace packing {
 
 // __builtin_shufflevector: Clang, and GCC from 12.
 #if !defined(__CUDACC__) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12))
-// dst[k * kPanelRows + l] = rows[l * ld + k] for l < 4 and k < 4: one 4 x 4 block
-// transposed with eight shuffles (16-byte vectors: SSE on x86-64, NEON on Arm).
-inline void transpose_block(const float* rows, std::size_t ld, float* dst) {
+// dst[c * kPanelRows + l] = row[l][k + c] for l < 4 and c < 4: one 4 x 4 block transposed
+// with eight shuffles (16-byte vectors: SSE on x86-64, NEON on Arm).
+inline void transpose_block(const float* const* row, std::size_t k, float* dst) {
   typedef float v4 __attribute__((vector_size(16)));
   v4 a, b, c, d;
-  std::memcpy(&a, rows, sizeof a);
-  std::memcpy(&b, rows + ld, sizeof b);
-  std::memcpy(&c, rows + 2 * ld, sizeof c);
-  std::memcpy(&d, rows + 3 * ld, sizeof d);
+  std::memcpy(&a, row[0] + k, sizeof a);
+  std::memcpy(&b, row[1] + k, sizeof b);
+  std::memcpy(&c, row[2] + k, sizeof c);
+  std::memcpy(&d, row[3] + k, sizeof d);
   const v4 ab_lo = __builtin_shufflevector(a, b, 0, 4, 1, 5), ab_hi = __builtin_shufflevector(a, b, 2, 6, 3, 7);
   const v4 cd_lo = __builtin_shufflevector(c, d, 0, 4, 1, 5), cd_hi = __builtin_shufflevector(c, d, 2, 6, 3, 7);
   const v4 col[4] = {__builtin_shufflevector(ab_lo, cd_lo, 0, 1, 4, 5), __builtin_shufflevector(ab_lo, cd_lo, 2, 3, 6, 7),
                      __builtin_shufflevector(ab_hi, cd_hi, 0, 1, 4, 5), __builtin_shufflevector(ab_hi, cd_hi, 2, 3, 6, 7)};
-  for (int k = 0; k < 4; ++k) std::memcpy(dst + k * kPanelRows, &col[k], sizeof col[k]);
+  for (int c4 = 0; c4 < 4; ++c4) std::memcpy(dst + c4 * kPanelRows, &col[c4], sizeof col[c4]);
 }
 
-// The same for binary64: 2 x 2 blocks, two at a time.
-inline void transpose_block(const double* rows, std::size_t ld, double* dst) {
+// The same for binary64: four 2 x 2 blocks (rows 0-1 and 2-3, columns k..k+1 and k+2..k+3).
+inline void transpose_block(const double* const* row, std::size_t k, double* dst) {
   typedef double v2 __attribute__((vector_size(16)));
-  for (std::size_t half = 0; half < 4; half += 2) {
-    v2 a, b;
-    std::memcpy(&a, rows + half * ld, sizeof a);
-    std::memcpy(&b, rows + (half + 1) * ld, sizeof b);
-    const v2 lo = __builtin_shufflevector(a, b, 0, 2), hi = __builtin_shufflevector(a, b, 1, 3);
-    std::memcpy(dst + half, &lo, sizeof lo);
-    std::memcpy(dst + kPanelRows + half, &hi, sizeof hi);
-    std::memcpy(&a, rows + half * ld + 2, sizeof a);
-    std::memcpy(&b, rows + (half + 1) * ld + 2, sizeof b);
-    const v2 lo2 = __builtin_shufflevector(a, b, 0, 2), hi2 = __builtin_shufflevector(a, b, 1, 3);
-    std::memcpy(dst + 2 * kPanelRows + half, &lo2, sizeof lo2);
-    std::memcpy(dst + 3 * kPanelRows + half, &hi2, sizeof hi2);
+  for (std::size_t pair = 0; pair < 4; pair += 2) {
+    for (std::size_t c = 0; c < 4; c += 2) {
+      v2 a, b;
+      std::memcpy(&a, row[pair] + k + c, sizeof a);
+      std::memcpy(&b, row[pair + 1] + k + c, sizeof b);
+      const v2 lo = __builtin_shufflevector(a, b, 0, 2), hi = __builtin_shufflevector(a, b, 1, 3);
+      std::memcpy(dst + c * kPanelRows + pair, &lo, sizeof lo);
+      std::memcpy(dst + (c + 1) * kPanelRows + pair, &hi, sizeof hi);
+    }
   }
 }
 #else
 template <class T>
-void transpose_block(const T* rows, std::size_t ld, T* dst) {
+void transpose_block(const T* const* row, std::size_t k, T* dst) {
   for (std::size_t l = 0; l < 4; ++l)
-    for (std::size_t k = 0; k < 4; ++k) dst[k * kPanelRows + l] = rows[l * ld + k];
+    for (std::size_t c = 0; c < 4; ++c) dst[c * kPanelRows + l] = row[l][k + c];
 }
 #endif
 
-// dst[k * kPanelRows + l] = rows[l * ld + k] for l < kPanelRows, k < cols.
+// dst[k * kPanelRows + l] = row[l][k] for l < kPanelRows, k < cols.
 template <class T>
-void interleave_rows(const T* rows, std::size_t ld, std::size_t cols, T* dst) {
+void interleave_rows(const T* const* row, std::size_t cols, T* dst) {
   const std::size_t whole = cols - cols % 4;
   for (std::size_t l = 0; l < kPanelRows; l += 4) {
-    for (std::size_t k = 0; k < whole; k += 4) transpose_block(rows + l * ld + k, ld, dst + k * kPanelRows + l);
+    for (std::size_t k = 0; k < whole; k += 4) transpose_block(row + l, k, dst + k * kPanelRows + l);
     for (std::size_t k = whole; k < cols; ++k)
-      for (std::size_t m = l; m < l + 4; ++m) dst[k * kPanelRows + m] = rows[m * ld + k];
+      for (std::size_t m = l; m < l + 4; ++m) dst[k * kPanelRows + m] = row[m][k];
   }
 }
 
@@ -85,10 +82,11 @@ void interleave_rows(const T* rows, std::size_t ld, std::size_t cols, T* dst) {
 // Panel p of W: rows [p*kPanelRows, p*kPanelRows + kPanelRows) interleaved into dst
 // (n * kPanelRows values, converted to T while packing) so that the weights of term j are
 // adjacent; missing rows are zero. rows: the W row of each lane (nullptr: all of panel p in
-// order). A tile of kTile columns of every row is first copied (and converted) into a
-// row-major scratch, then transposed into dst in 4 x 4 blocks: writing dst a value at a
-// time, kPanelRows values apart, cost a third of a recompute's time (matmul_entries packs a
-// panel per group of outputs).
+// order). A tile of kTile columns of every row is transposed into dst in 4 x 4 blocks, read
+// in place where a row is stored as T values, else first copied (and converted) into a
+// row-major scratch: writing dst a value at a time, kPanelRows values apart, cost a third of
+// a recompute's time (matmul_entries packs a panel per group of outputs), and the staging
+// copy of a plain row another tenth.
 template <class T>
 void pack_panel(const StoredMatrix& w, std::size_t p, T* dst, const std::size_t* rows = nullptr,
                 std::size_t live = kPanelRows) {
@@ -96,11 +94,26 @@ void pack_panel(const StoredMatrix& w, std::size_t p, T* dst, const std::size_t*
   alignas(64) T scratch[kPanelRows * kTile];
   if (!rows) live = std::min(kPanelRows, w.rows - p * kPanelRows);
   std::fill(scratch + live * kTile, scratch + kPanelRows * kTile, T(0));
+  const T* plain[kPanelRows];  // each live row in place, or nullptr (staged)
+  bool staged = false;
+  for (std::size_t l = 0; l < live; ++l) {
+    plain[l] = w.plain_row<T>(rows ? rows[l] : p * kPanelRows + l);
+    staged |= plain[l] == nullptr;
+  }
+  const T* tile[kPanelRows];
+  for (std::size_t l = live; l < kPanelRows; ++l) tile[l] = scratch + l * kTile;  // zeros
   const std::size_t n = w.cols;
   for (std::size_t j0 = 0; j0 < n; j0 += kTile) {
     const std::size_t j1 = std::min(n, j0 + kTile);
-    for (std::size_t l = 0; l < live; ++l) w.copy_row(rows ? rows[l] : p * kPanelRows + l, j0, j1, scratch + l * kTile);
-    packing::interleave_rows(scratch, kTile, j1 - j0, dst + j0 * kPanelRows);
+    for (std::size_t l = 0; l < live; ++l) {
+      if (!staged) {
+        tile[l] = plain[l] + j0;
+      } else {
+        w.copy_row(rows ? rows[l] : p * kPanelRows + l, j0, j1, scratch + l * kTile);
+        tile[l] = scratch + l * kTile;
+      }
+    }
+    packing::interleave_rows(tile, j1 - j0, dst + j0 * kPanelRows);
   }
 }
 

@@ -49,6 +49,16 @@ struct StoredMatrix {
     }
   }
 
+  // Row i as T values in place (contiguous, no conversion), or nullptr where reading it
+  // needs a conversion, a magnitude or a column stride (copy_row then).
+  template <class T>
+  const T* plain_row(std::size_t i) const {
+    const bool same = std::is_same_v<T, float> ? storage == Storage::Float32
+                                               : std::is_same_v<T, double> && storage == Storage::Float64;
+    if (!same || magnitude || col_stride != 1) return nullptr;
+    return static_cast<const T*>(data) + static_cast<std::ptrdiff_t>(i) * row_stride;
+  }
+
   // dst[k * dst_stride] = value(i, j0 + k) for j0 <= j0 + k < j1, converted to T.
   template <class T>
   void copy_row(std::size_t i, std::size_t j0, std::size_t j1, T* dst, std::ptrdiff_t dst_stride = 1) const {
