@@ -12,14 +12,17 @@ using mpcore::cpu::Isa;
 using mpcore::cpu::simd::Target;
 using u64 = std::uint64_t;
 
+constexpr int kHalf = static_cast<int>(mpcore::cpu::simd::kWidth) / 2;  // the half-panel kernels
 #define MPCORE_SEQ64(I, M, T) \
-  template void Target<Isa::I>::sequential64<Rounding::M, T>(const T*, const T*, std::size_t, const Rounder&, u64, const u64*, double*, u64);
+  template void Target<Isa::I>::sequential64<Rounding::M, T>(const T*, const T*, std::size_t, const Rounder&, u64, const u64*, double*, u64); \
+  template void Target<Isa::I>::sequential64<Rounding::M, T, kHalf>(const T*, const T*, std::size_t, const Rounder&, u64, const u64*, double*, u64);
 #define MPCORE_PW64(I, M, T) \
   template void Target<Isa::I>::pairwise64<Rounding::M, T>(const T*, const T*, std::size_t, const Accumulation&, const u64*, double*);
 #define MPCORE_SEQ32(I, M) \
   template void Target<Isa::I>::sequential32<Rounding::M, 1>(const float* const*, const float*, std::size_t, const Rounder&, u64, const u64*, double*, u64); \
   template void Target<Isa::I>::sequential32<Rounding::M, 2>(const float* const*, const float*, std::size_t, const Rounder&, u64, const u64*, double*, u64); \
-  template void Target<Isa::I>::sequential32<Rounding::M, 4>(const float* const*, const float*, std::size_t, const Rounder&, u64, const u64*, double*, u64);
+  template void Target<Isa::I>::sequential32<Rounding::M, 4>(const float* const*, const float*, std::size_t, const Rounder&, u64, const u64*, double*, u64); \
+  template void Target<Isa::I>::sequential32<Rounding::M, 1, kHalf>(const float* const*, const float*, std::size_t, const Rounder&, u64, const u64*, double*, u64);
 #define MPCORE_PW32(I, M) \
   template void Target<Isa::I>::pairwise32<Rounding::M, 1>(const float* const*, const float*, std::size_t, const Accumulation&, const u64*, double*); \
   template void Target<Isa::I>::pairwise32<Rounding::M, 2>(const float* const*, const float*, std::size_t, const Accumulation&, const u64*, double*);

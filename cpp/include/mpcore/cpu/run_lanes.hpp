@@ -186,13 +186,17 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
   } else if (panel && simd::supports(acc.acc)) {
     if constexpr (panel) {
       static_assert(kLanes == simd::kWidth, "the vector kernel computes kLanes outputs");
-      // The sequential sum of terms [j0, j0 + len) from zero into t.
-      auto sum_lanes = [&](std::size_t j0, std::size_t len, double* t) {
+      // The sequential sum of terms [j0, j0 + len) from zero into t, in Lanes lanes.
+      auto sum_width = [&](std::size_t j0, std::size_t len, double* t, auto width) {
+        constexpr int Lanes = decltype(width)::value;
         if constexpr (std::is_same_v<T, float>) {
           if (path == Path::Lanes32)
-            return simd::lanes32(src.xr + j0, src.panel + j0 * kLanes, len, acc.acc, acc.seed, index, t, j0);
+            return simd::lanes32<Lanes>(src.xr + j0, src.panel + j0 * kLanes, len, acc.acc, acc.seed, index, t, j0);
         }
-        simd::lanes(src.xr + j0, src.panel + j0 * kLanes, len, acc.acc, acc.seed, index, t, j0);
+        simd::lanes<T, Lanes>(src.xr + j0, src.panel + j0 * kLanes, len, acc.acc, acc.seed, index, t, j0);
+      };
+      auto sum_lanes = [&](std::size_t j0, std::size_t len, double* t) {
+        sum_width(j0, len, t, std::integral_constant<int, static_cast<int>(kLanes)>{});
       };
       if (acc.order == Order::Pairwise) {
         if constexpr (std::is_same_v<T, float>) {
@@ -202,6 +206,8 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
       } else if (acc.order == Order::Blocked) {
         blocked_lanes(sum_lanes, n, acc, index, bias, lanes, out);
         return;
+      } else if (lanes <= kLanes / 2) {  // a tail of outputs: half the vectors (s[l], l < lanes, is read)
+        sum_width(0, n, s, std::integral_constant<int, static_cast<int>(kLanes / 2)>{});
       } else {
         sum_lanes(0, n, s);
       }

@@ -10,25 +10,30 @@
 
 namespace mpcore::cpu::simd {
 
-// kWidth sequential sums of panel[j * kWidth + l] * xr[j], j < n, from zero, rounded per R
-// in binary64 lanes (supports(R)); step0: the stochastic-rounding step of term 0 (a block
-// of a longer sum starts later).
-template <class T>
+// Lanes (kWidth, or kWidth / 2: the first half of the panel, for a tail of outputs)
+// sequential sums of panel[j * kWidth + l] * xr[j], j < n, from zero, rounded per R in
+// binary64 lanes (supports(R)); step0: the stochastic-rounding step of term 0 (a block of
+// a longer sum starts later). Half the lanes take about 0.6 of the time (fewer independent
+// chains hide less of a step's latency).
+template <class T, int Lanes = static_cast<int>(kWidth)>
 void lanes(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
            const std::uint64_t* index, double* out, std::uint64_t step0 = 0) {
+  static_assert(Lanes == static_cast<int>(kWidth) || Lanes == static_cast<int>(kWidth) / 2, "a panel or half");
   with_any_rounding(R.mode, [&](auto m) {
     with_target(family_isa(Container::Binary64, false, R.mode), [&](auto t) {
-      decltype(t)::template sequential64<decltype(m)::value, T>(xr, panel, n, R, seed, index, out, step0);
+      decltype(t)::template sequential64<decltype(m)::value, T, Lanes>(xr, panel, n, R, seed, index, out, step0);
     });
   });
 }
 
 // The same in binary32 lanes: supports_float32(R) and products exact in binary32.
-inline void lanes32(const float* xr, const float* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
-                    const std::uint64_t* index, double* out, std::uint64_t step0 = 0) {
+template <int Lanes = static_cast<int>(kWidth)>
+void lanes32(const float* xr, const float* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
+             const std::uint64_t* index, double* out, std::uint64_t step0 = 0) {
+  static_assert(Lanes == static_cast<int>(kWidth) || Lanes == static_cast<int>(kWidth) / 2, "a panel or half");
   with_float32_rounding(R.mode, [&](auto m) {
     with_target(family_isa(Container::Binary32, false, R.mode), [&](auto t) {
-      decltype(t)::template sequential32<decltype(m)::value, 1>(&xr, panel, n, R, seed, index, out, step0);
+      decltype(t)::template sequential32<decltype(m)::value, 1, Lanes>(&xr, panel, n, R, seed, index, out, step0);
     });
   });
 }

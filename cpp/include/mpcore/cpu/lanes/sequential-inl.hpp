@@ -3,17 +3,19 @@
 // The sequential order in the lanes: each lane adds its terms in order, chunk by chunk;
 // a chunk in which a lane met a special case is redone exactly for that lane.
 
-// kWidth outputs: out[l] = the sequential accumulation of panel[j*kWidth + l] * xr[j], j < n.
+// Lanes outputs (the first Lanes of the panel's kWidth): out[l] = the sequential accumulation
+// of panel[j*kWidth + l] * xr[j], j < n.
 // step0: the stochastic-rounding step number of term 0 (a block of a longer sum starts later).
 // SrRemOnly: stochastic rounding where the grid's sr_rem_only holds (add64).
-template <Rounding Mode, int W, class T, bool SrRemOnly = false>
+template <Rounding Mode, int W, class T, bool SrRemOnly = false, int Lanes = static_cast<int>(kWidth)>
 __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* panel, std::size_t n, const Rounder& R,
                                                       std::uint64_t seed, const std::uint64_t* index, double* out,
                                                       std::uint64_t step0) {
   typedef typename V<W>::d vd;
   typedef typename V<W>::u vu;
   typedef typename V<W>::i vi;
-  constexpr int G = static_cast<int>(kWidth) / W;
+  static_assert(Lanes % W == 0 && Lanes <= static_cast<int>(kWidth), "whole vectors of the panel");
+  constexpr int G = Lanes / W;
   const Float64Grid grid = float64_grid(R);
   Keys<W> key[G];
   vd s[G];
@@ -48,7 +50,7 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
     bool some = false;
     for (int l = 0; l < W; ++l) some |= any[l] != 0;
     if (some) {  // rare: redo the chunk exactly for the lanes that met a special case
-      for (std::size_t lane = 0; lane < kWidth; ++lane) {
+      for (std::size_t lane = 0; lane < static_cast<std::size_t>(Lanes); ++lane) {
         const int g = static_cast<int>(lane) / W, l = static_cast<int>(lane) % W;
         if (!special[g][l]) continue;  // lanes are independent: the others are exact
         double v = start[g][l];
@@ -60,21 +62,23 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
       }
     }
   }
-  for (std::size_t lane = 0; lane < kWidth; ++lane) out[lane] = s[lane / W][lane % W];
+  for (std::size_t lane = 0; lane < static_cast<std::size_t>(Lanes); ++lane) out[lane] = s[lane / W][lane % W];
 }
 
-// Rows x kWidth outputs: out[r * kWidth + l] = the sequential accumulation of
-// panel[j*kWidth + l] * xr[r][j], j < n; index[r * kWidth + l] is that output's stream.
+// Rows x Lanes outputs (the first Lanes of the panel's kWidth; rows kWidth entries apart):
+// out[r * kWidth + l] = the sequential accumulation of panel[j*kWidth + l] * xr[r][j], j < n;
+// index[r * kWidth + l] is that output's stream.
 // Two rows share each panel load and give twice the independent dependency chains (a
 // step's latency, not its instruction count, bounds one row on wide vectors).
 // step0: the stochastic-rounding step number of term 0 (a block of a longer sum starts later).
-template <Rounding Mode, int W, int Rows>
+template <Rounding Mode, int W, int Rows, int Lanes = static_cast<int>(kWidth)>
 __attribute__((always_inline)) inline void lanes32_body(const float* const* xr, const float* panel, std::size_t n,
                                                         const Rounder& R, std::uint64_t seed,
                                                         const std::uint64_t* index, double* out, std::uint64_t step0) {
   typedef typename V32<W>::f vf;
   typedef typename V32<W>::i vi;
-  constexpr int G = static_cast<int>(kWidth) / W;
+  static_assert(Lanes % W == 0 && Lanes <= static_cast<int>(kWidth), "whole vectors of the panel");
+  constexpr int G = Lanes / W;
   const Float32Grid grid = float32_grid(R);
   Rounder r = R;
   r.mode = Mode;
@@ -129,7 +133,7 @@ __attribute__((always_inline)) inline void lanes32_body(const float* const* xr, 
     for (int row = 0; row < Rows; ++row) {
       if (!any_lane(special[row])) continue;
       // Rare: redo the chunk exactly (in binary64) for the lanes that met a special case.
-      for (std::size_t lane = 0; lane < kWidth; ++lane) {
+      for (std::size_t lane = 0; lane < static_cast<std::size_t>(Lanes); ++lane) {
         const int g = static_cast<int>(lane) / W, l = static_cast<int>(lane) % W;
         if (!special[row][l]) continue;
         double v = start[row][g][l];
@@ -143,5 +147,6 @@ __attribute__((always_inline)) inline void lanes32_body(const float* const* xr, 
     }
   }
   for (int row = 0; row < Rows; ++row)
-    for (std::size_t lane = 0; lane < kWidth; ++lane) out[row * kWidth + lane] = s[row][lane / W][lane % W];
+    for (std::size_t lane = 0; lane < static_cast<std::size_t>(Lanes); ++lane)
+      out[row * kWidth + lane] = s[row][lane / W][lane % W];
 }

@@ -34,18 +34,20 @@ template <>
 struct Target<Isa::MPCORE_TARGET_ISA> {
   static constexpr Isa isa = Isa::MPCORE_TARGET_ISA;
 
-  template <Rounding Mode, class T>
+  // Lanes: the first Lanes outputs of the panel (kWidth, or kWidth / 2 for a half panel).
+  template <Rounding Mode, class T, int Lanes = static_cast<int>(kWidth)>
   static void sequential64(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
                            const std::uint64_t* index, double* out, std::uint64_t step0) {
     if constexpr (Mode == Rounding::Stochastic)
       if (float64_grid(R).sr_rem_only)
-        return MPCORE_TARGET_NS::lanes_body<Mode, MPCORE_W64, T, true>(xr, panel, n, R, seed, index, out, step0);
-    MPCORE_TARGET_NS::lanes_body<Mode, MPCORE_W64, T>(xr, panel, n, R, seed, index, out, step0);
+        return MPCORE_TARGET_NS::lanes_body<Mode, MPCORE_W64, T, true, Lanes>(xr, panel, n, R, seed, index, out,
+                                                                               step0);
+    MPCORE_TARGET_NS::lanes_body<Mode, MPCORE_W64, T, false, Lanes>(xr, panel, n, R, seed, index, out, step0);
   }
-  template <Rounding Mode, int Rows = 1>
+  template <Rounding Mode, int Rows = 1, int Lanes = static_cast<int>(kWidth)>
   static void sequential32(const float* const* xr, const float* panel, std::size_t n, const Rounder& R,
                            std::uint64_t seed, const std::uint64_t* index, double* out, std::uint64_t step0) {
-    MPCORE_TARGET_NS::lanes32_body<Mode, MPCORE_W32, Rows>(xr, panel, n, R, seed, index, out, step0);
+    MPCORE_TARGET_NS::lanes32_body<Mode, MPCORE_W32, Rows, Lanes>(xr, panel, n, R, seed, index, out, step0);
   }
   template <Rounding Mode, class T>
   static void pairwise64(const T* xr, const T* panel, std::size_t n, const Accumulation& A,
