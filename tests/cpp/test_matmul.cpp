@@ -15,13 +15,19 @@ static bool same_bits(double a, double b) {
 
 template <class T>
 static void paths_agree(const Format& acc, Rounding mode, std::size_t batch, std::size_t in, std::size_t out,
-                        Order order = Order::Sequential, int sr_bits = kMaxStochasticBits, bool bias = true) {
+                        Order order = Order::Sequential, int sr_bits = kMaxStochasticBits, bool bias = true,
+                        bool stored = false) {
   std::mt19937_64 gen(batch * 131 + in * 7 + out);
   std::normal_distribution<double> N(0.0, 1.0);
   std::vector<T> x(batch * in), w(out * in), b(out);
   for (auto& v : x) v = static_cast<T>(N(gen));
   for (auto& v : w) v = static_cast<T>(N(gen) * 0.1);
   for (auto& v : b) v = static_cast<T>(N(gen));
+  if (stored) {  // operands in the accumulation format: binary32 lanes, several rows at once
+    const Rounder to_format = make_rounder(acc, Rounding::NearestEven);
+    for (auto* a : {&x, &w, &b})
+      for (auto& v : *a) v = static_cast<T>(round_value(static_cast<double>(v), to_format, 0));
+  }
   MatmulOptions o;
   o.acc = acc;
   o.rounding = mode;
@@ -70,6 +76,11 @@ int main() {
         paths_agree<float>(nf.format, m, 3, 45, out, Order::Sequential, kMaxStochasticBits, false);
         paths_agree<double>(nf.format, m, 2, 45, out, Order::Sequential, kMaxStochasticBits, false);
       }
+  // Operands stored in the format (binary32 lanes, rows four and two at a time), with a bias.
+  for (const auto& nf : formats::all)
+    for (Rounding m : kRoundingValues)
+      for (Order order : {Order::Sequential, Order::Pairwise})
+        paths_agree<float>(nf.format, m, 7, 45, 40, order, kMaxStochasticBits, true, true);
   // Stochastic rounding with fewer random bits than, as many as, and more than the
   // remainder has (then the rest come from lo).
   for (const auto& nf : formats::all)

@@ -16,6 +16,8 @@ constexpr int kHalf = static_cast<int>(mpcore::cpu::simd::kWidth) / 2;  // the h
 #define MPCORE_SEQ64(I, M, T) \
   template void Target<Isa::I>::sequential64<Rounding::M, T>(const T*, const T*, std::size_t, const Rounder&, u64, const u64*, double*, u64); \
   template void Target<Isa::I>::sequential64<Rounding::M, T, kHalf>(const T*, const T*, std::size_t, const Rounder&, u64, const u64*, double*, u64);
+#define MPCORE_BIAS64(I, M) \
+  template void Target<Isa::I>::bias64<Rounding::M>(const double*, std::size_t, const double*, const Rounder&, u64, const u64*, u64, double*);
 #define MPCORE_PW64(I, M, T) \
   template void Target<Isa::I>::pairwise64<Rounding::M, T>(const T*, const T*, std::size_t, const Accumulation&, const u64*, double*);
 #define MPCORE_SEQ32(I, M) \
@@ -26,7 +28,7 @@ constexpr int kHalf = static_cast<int>(mpcore::cpu::simd::kWidth) / 2;  // the h
 #define MPCORE_PW32(I, M) \
   template void Target<Isa::I>::pairwise32<Rounding::M, 1>(const float* const*, const float*, std::size_t, const Accumulation&, const u64*, double*); \
   template void Target<Isa::I>::pairwise32<Rounding::M, 2>(const float* const*, const float*, std::size_t, const Accumulation&, const u64*, double*);
-#define MPCORE_MODE64(I, M) MPCORE_SEQ64(I, M, float) MPCORE_SEQ64(I, M, double) MPCORE_PW64(I, M, float) MPCORE_PW64(I, M, double)
+#define MPCORE_MODE64(I, M) MPCORE_SEQ64(I, M, float) MPCORE_SEQ64(I, M, double) MPCORE_PW64(I, M, float) MPCORE_PW64(I, M, double) MPCORE_BIAS64(I, M)
 #define MPCORE_MODE32(I, M) MPCORE_SEQ32(I, M) MPCORE_PW32(I, M)
 #define MPCORE_ISA(I)                                                                                       \
   MPCORE_MODE64(I, NearestEven) MPCORE_MODE64(I, NearestAway) MPCORE_MODE64(I, TowardZero)                  \

@@ -3,6 +3,7 @@
 // pairwise or blocked order, then the bias as the last term.
 #pragma once
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstddef>
@@ -90,27 +91,47 @@ void native_fp64_lanes(const Source& src, std::size_t n, double* out) {
   for (std::size_t l = 0; l < kLanes; ++l) out[l] = s[l];
 }
 
-// The bias as the last term of each sum s[l] (its step number is accumulate()'s), into out.
-inline void add_bias(const double* s, std::size_t n, const Accumulation& acc, const std::uint64_t* index,
-                     const double* bias, std::size_t lanes, double* out) {
+// The bias as the last term of each sum: out[r][l] for rows r < Rows (s, index: kLanes
+// entries per row; its step number is accumulate()'s) and lanes l < lanes. s's lanes from
+// `lanes` on are set to zero (the vector step reads whole rows).
+template <int Rows>
+void add_bias(double* s, std::size_t n, const Accumulation& acc, const std::uint64_t* index, const double* bias,
+              std::size_t lanes, double* const* out) {
   if (!bias) {
-    for (std::size_t l = 0; l < lanes; ++l) out[l] = s[l];
+    for (int row = 0; row < Rows; ++row)
+      for (std::size_t l = 0; l < lanes; ++l) out[row][l] = s[row * kLanes + l];
     return;
   }
   const std::uint64_t bias_step = StepNumbers{n}.bias(acc.order, 0);  // sequential or pairwise
+#if !defined(__CUDACC__)
+  if (simd::supports(acc.acc)) {  // in the vector lanes, all rows in one call (a scalar step per
+                                  // output cost up to 60 % of a 16-term sum)
+    static_assert(kLanes == simd::kWidth, "the vector kernel adds kLanes biases");
+    double biases[kLanes] = {}, rounded[Rows * kLanes];
+    for (std::size_t l = 0; l < lanes; ++l) biases[l] = bias[l];
+    for (int row = 0; row < Rows; ++row)
+      for (std::size_t l = lanes; l < kLanes; ++l) s[row * kLanes + l] = 0.0;
+    simd::bias_lanes(s, Rows, biases, acc.acc, acc.seed, index, bias_step, rounded);
+    for (int row = 0; row < Rows; ++row)
+      for (std::size_t l = 0; l < lanes; ++l) out[row][l] = rounded[row * kLanes + l];
+    return;
+  }
+#endif
   // The branch-free scalar step where it finishes (most sums), else the exact one.
   with_any_rounding(acc.acc.mode, [&](auto m) {
     constexpr Rounding Mode = decltype(m)::value;
     Rounder r = acc.acc;
     r.mode = Mode;
-    for (std::size_t l = 0; l < lanes; ++l) {
-      const std::uint32_t bits =
-          Mode == Rounding::Stochastic ? stream_bits(stream_key(acc.seed, index[l]), bias_step) : 0;
-      bool special = false;
-      double v = add_rounded_normal<Mode>(s[l], bias[l], r, bits, special);
-      if (special) v = add_rounded(s[l], bias[l], r, bits);
-      out[l] = v;
-    }
+    for (int row = 0; row < Rows; ++row)
+      for (std::size_t l = 0; l < lanes; ++l) {
+        const std::size_t at = row * kLanes + l;
+        const std::uint32_t bits =
+            Mode == Rounding::Stochastic ? stream_bits(stream_key(acc.seed, index[at]), bias_step) : 0;
+        bool special = false;
+        double v = add_rounded_normal<Mode>(s[at], bias[l], r, bits, special);
+        if (special) v = add_rounded(s[at], bias[l], r, bits);
+        out[row][l] = v;
+      }
   });
 }
 
@@ -218,7 +239,7 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
     with_any_rounding(R.mode,
                       [&](auto m) { sequential_lanes<decltype(m)::value>(src, n, R, acc.seed, index, s); });
   }
-  add_bias(s, n, acc, index, bias, lanes, out);
+  add_bias<1>(s, n, acc, index, bias, lanes, &out);
 }
 
 #if !defined(__CUDACC__)
@@ -237,8 +258,7 @@ inline void run_rows32(const float* const* xr, const float* panel, std::size_t n
   } else {
     simd::lanes32_rows<Rows>(xr, panel, n, acc.acc, acc.seed, index, s);
   }
-  for (int row = 0; row < Rows; ++row)
-    add_bias(s + row * kLanes, n, acc, index + row * kLanes, bias, lanes, out[row]);
+  add_bias<Rows>(s, n, acc, index, bias, lanes, out);
 }
 #endif
 

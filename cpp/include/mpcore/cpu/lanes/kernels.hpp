@@ -26,6 +26,18 @@ void lanes(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::ui
   });
 }
 
+// The bias as the last term of `rows` rows of kWidth sums: out[r * kWidth + l] =
+// s[r * kWidth + l] + bias[l] rounded per R (supports(R)); stochastic rounding draws step
+// `step` of stream index[r * kWidth + l].
+inline void bias_lanes(const double* s, std::size_t rows, const double* bias, const Rounder& R, std::uint64_t seed,
+                       const std::uint64_t* index, std::uint64_t step, double* out) {
+  with_any_rounding(R.mode, [&](auto m) {
+    with_target(family_isa(Container::Binary64, false, R.mode), [&](auto t) {
+      decltype(t)::template bias64<decltype(m)::value>(s, rows, bias, R, seed, index, step, out);
+    });
+  });
+}
+
 // The same in binary32 lanes: supports_float32(R) and products exact in binary32.
 template <int Lanes = static_cast<int>(kWidth)>
 void lanes32(const float* xr, const float* panel, std::size_t n, const Rounder& R, std::uint64_t seed,

@@ -65,6 +65,45 @@ __attribute__((always_inline)) inline void lanes_body(const T* xr, const T* pane
   for (std::size_t lane = 0; lane < static_cast<std::size_t>(Lanes); ++lane) out[lane] = s[lane / W][lane % W];
 }
 
+// The bias as the last term of `rows` rows of kWidth sums (s, index, out: kWidth entries per
+// row; bias: kWidth values, the same for every row): out[r * kWidth + l] = round(s[r * kWidth
+// + l] + bias[l]), stochastic rounding with step `step` of that output's stream; lanes the
+// vector step marks (zeros below 2^emin without subnormals, overflow, non-finite values) by
+// the exact scalar step.
+template <Rounding Mode, int W, bool SrRemOnly = false>
+__attribute__((always_inline)) inline void bias_body(const double* s, std::size_t rows, const double* bias,
+                                                     const Rounder& R, std::uint64_t seed, const std::uint64_t* index,
+                                                     std::uint64_t step, double* out) {
+  typedef typename V<W>::d vd;
+  typedef typename V<W>::u vu;
+  typedef typename V<W>::i vi;
+  constexpr int G = static_cast<int>(kWidth) / W;
+  const Float64Grid grid = float64_grid(R);
+  Rounder r = R;
+  r.mode = Mode;
+  vd b[G];
+  for (int g = 0; g < G; ++g) load<W>(bias + g * W, b[g]);
+  for (std::size_t row = 0; row < rows; ++row) {
+    for (int g = 0; g < G; ++g) {
+      const std::size_t at = row * kWidth + static_cast<std::size_t>(g * W);
+      Keys<W> key;
+      stream_keys<Mode, W>(seed, index + at, key);
+      vd a, sum;
+      load<W>(s + at, a);
+      vu rnd;
+      random64<Mode, W>(key, step, static_cast<int>(grid.nbits), rnd);
+      vi special{};
+      add64<Mode, W, false, SrRemOnly>(a, b[g], rnd, grid, special, sum);
+      std::memcpy(out + at, &sum, sizeof sum);
+      if (!any_lane(special)) continue;
+      for (int l = 0; l < W; ++l)
+        if (special[l])
+          out[at + l] =
+              add_rounded(s[at + l], bias[g * W + l], r, Mode == Rounding::Stochastic ? key.word(l, step) : 0);
+    }
+  }
+}
+
 // Rows x Lanes outputs (the first Lanes of the panel's kWidth; rows kWidth entries apart):
 // out[r * kWidth + l] = the sequential accumulation of panel[j*kWidth + l] * xr[r][j], j < n;
 // index[r * kWidth + l] is that output's stream.

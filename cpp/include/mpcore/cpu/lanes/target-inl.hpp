@@ -44,6 +44,14 @@ struct Target<Isa::MPCORE_TARGET_ISA> {
                                                                                step0);
     MPCORE_TARGET_NS::lanes_body<Mode, MPCORE_W64, T, false, Lanes>(xr, panel, n, R, seed, index, out, step0);
   }
+  template <Rounding Mode>
+  static void bias64(const double* s, std::size_t rows, const double* bias, const Rounder& R, std::uint64_t seed,
+                     const std::uint64_t* index, std::uint64_t step, double* out) {
+    if constexpr (Mode == Rounding::Stochastic)
+      if (float64_grid(R).sr_rem_only)
+        return MPCORE_TARGET_NS::bias_body<Mode, MPCORE_W64, true>(s, rows, bias, R, seed, index, step, out);
+    MPCORE_TARGET_NS::bias_body<Mode, MPCORE_W64>(s, rows, bias, R, seed, index, step, out);
+  }
   template <Rounding Mode, int Rows = 1, int Lanes = static_cast<int>(kWidth)>
   static void sequential32(const float* const* xr, const float* panel, std::size_t n, const Rounder& R,
                            std::uint64_t seed, const std::uint64_t* index, double* out, std::uint64_t step0) {
