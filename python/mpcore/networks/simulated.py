@@ -56,9 +56,11 @@ class _Stats:
 
 
 def _products(x2: np.ndarray, layer, policy: Policy, stats: _Stats, activation: str = "identity",
-              alpha=None) -> np.ndarray:
+              alpha=None, parts: int = 1) -> np.ndarray:
     """(rows, out) outputs of x2 (rows, in) against layer (a PreparedLinear, or an (out, in)
-    array) under the policy, in float64."""
+    array) under the policy, in float64. parts: the outputs are that many layers side by side
+    (attention's q, k and v projections in one call; every output is computed alone, so the
+    bits are those of one call each), recorded as one call each."""
     t0 = time.perf_counter()
     rung = kappa = None
     if isinstance(policy, Uniform):
@@ -66,14 +68,20 @@ def _products(x2: np.ndarray, layer, policy: Policy, stats: _Stats, activation: 
     else:
         r = ladder_linear(x2, layer, options=policy.layer_options(activation, alpha), **policy.decision())
         z, rung, kappa = r.z, r.rung, r.kappa
-    _record(stats, policy, 1, x2.shape[0], x2.shape[1], z.shape[1], rung, kappa, t0)
+    rows, n_out = x2.shape[0], z.shape[1] // parts
+    seconds = (time.perf_counter() - t0) / parts
+    for k in range(parts):
+        part = (slice(None), slice(k * n_out, (k + 1) * n_out))
+        _record(stats, policy, 1, rows, x2.shape[1], n_out, None if rung is None else rung.reshape(rows, -1)[part],
+                None if kappa is None else kappa.reshape(rows, -1)[part], seconds=seconds)
     return z
 
 
 def _record(stats: _Stats, policy: Policy, calls: int, rows: int, n_in: int, n_out: int, rung, kappa,
-            t0: float) -> None:
+            t0: float = None, seconds: float = None) -> None:
     """Adds `calls` products of rows x n_in x n_out in all (rung, kappa: the ladder's arrays, or
-    None under a uniform policy) to the layer's statistics."""
+    None under a uniform policy) to the layer's statistics, and their time: `seconds`, or the
+    time since t0."""
     if rung is None:
         recomputed, counts = 0, [rows * n_out]
     else:
@@ -86,7 +94,7 @@ def _record(stats: _Stats, policy: Policy, calls: int, rows: int, n_in: int, n_o
     stats.calls += calls
     stats.components += rows * n_out
     stats.recomputed += recomputed
-    stats.seconds += time.perf_counter() - t0
+    stats.seconds += seconds if seconds is not None else time.perf_counter() - t0
 
 
 def _as_numpy(t) -> np.ndarray:

@@ -121,20 +121,26 @@ def _make_attention(original, policy: Policy, name: str):
             b = None if original.in_proj_bias is None else _as_numpy(original.in_proj_bias)
             self._in = [PreparedLinear(w[i * e:(i + 1) * e], None if b is None else b[i * e:(i + 1) * e])
                         for i in range(3)]
+            self._in_qkv = PreparedLinear(w, b)  # self-attention: q, k and v in one call
             ob = original.out_proj.bias
             self._out = PreparedLinear(_as_numpy(original.out_proj.weight), None if ob is None else _as_numpy(ob))
 
         def extra_repr(self) -> str:
             return f"MultiheadAttention under {self.policy.label()}"
 
-        def _project(self, layer, x):
+        def _project(self, layer, x, parts=1):
             lead = x.shape[:-1]
-            z = _products(_as_numpy(x.reshape(-1, x.shape[-1])), layer, self.policy, self.stats)
+            z = _products(_as_numpy(x.reshape(-1, x.shape[-1])), layer, self.policy, self.stats, parts=parts)
             return torch.from_numpy(z).to(x.dtype).reshape(*lead, z.shape[1])
 
         def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                     average_attn_weights=True, is_causal=False):
             with torch.no_grad(), _mpcore_threads():
+                # Self-attention: q, k and v in one call where that gives the bits of three (each
+                # output alone; not stochastic rounding, whose streams follow the output index),
+                # under a policy that decides each component alone (not a score, budget or plan).
+                fused = (query is key and key is value and self.policy.rounding != "sr" and
+                         (isinstance(self.policy, Uniform) or _kappa_rule(self.policy)))
                 batched = query.dim() == 3
                 if not batched:
                     query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
@@ -144,7 +150,10 @@ def _make_attention(original, policy: Policy, name: str):
                     query, key, value = (t.transpose(0, 1) for t in (query, key, value))
                 (length, batch, e), source, h = query.shape, key.shape[0], self.num_heads
                 dtype = query.dtype
-                q, k, v = (self._project(layer, t) for layer, t in zip(self._in, (query, key, value)))
+                if fused:
+                    q, k, v = self._project(self._in_qkv, query, parts=3).split(e, dim=-1)
+                else:
+                    q, k, v = (self._project(layer, t) for layer, t in zip(self._in, (query, key, value)))
 
                 def heads(t, n):  # (n, B, E) -> (B*h, n, E/h), torch's layout
                     return t.reshape(n, batch * h, e // h).transpose(0, 1)
