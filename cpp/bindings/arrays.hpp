@@ -137,6 +137,24 @@ inline cpu::StoredMatrix slice(const AnyArray3& a, std::size_t b, const char* na
   return m;
 }
 
+// The slices of batched x (batch, L, n) and w (batch, out, n) as matrices, checked: the
+// same batch size and the same number of features.
+struct BatchedOperands {
+  std::vector<cpu::StoredMatrix> x, w;
+};
+inline BatchedOperands batched_operands(const AnyArray3& x, const AnyArray3& w) {
+  if (x.shape(0) != w.shape(0)) throw std::invalid_argument("x and w must have the same batch size");
+  if (x.shape(2) != w.shape(2))
+    throw std::invalid_argument("x has " + std::to_string(x.shape(2)) + " features but w has " +
+                                std::to_string(w.shape(2)));
+  BatchedOperands ops;
+  for (std::size_t b = 0; b < x.shape(0); ++b) {
+    ops.x.push_back(slice(x, b, "x"));
+    ops.w.push_back(slice(w, b, "w"));
+  }
+  return ops;
+}
+
 // Outputs of the ladder as new NumPy arrays, batch x out each.
 struct LadderArrays {
   NewMatrix<double> z, y, kappa, err_est;

@@ -37,19 +37,11 @@ static NewMatrix<double> matmul(AnyMatrix x, nb::object w, std::optional<AnyVect
 // its streams), in one call from Python.
 static nb::ndarray<nb::numpy, double, nb::ndim<3>, nb::c_contig> matmul_batched(AnyArray3 x, AnyArray3 w,
                                                                                 const MatmulOptions& o) {
-  if (x.shape(0) != w.shape(0)) throw std::invalid_argument("x and w must have the same batch size");
-  if (x.shape(2) != w.shape(2))
-    throw std::invalid_argument("x has " + std::to_string(x.shape(2)) + " features but w has " +
-                                std::to_string(w.shape(2)));
+  const BatchedOperands ops = batched_operands(x, w);
   const std::size_t batch = x.shape(0), rows = x.shape(1), cols = w.shape(1);
   double* data = new double[batch * rows * cols ? batch * rows * cols : 1];
   nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<double*>(p); });
   nb::ndarray<nb::numpy, double, nb::ndim<3>, nb::c_contig> out(data, {batch, rows, cols}, owner);
-  std::vector<cpu::StoredMatrix> xs, ws;
-  for (std::size_t b = 0; b < batch; ++b) {
-    xs.push_back(slice(x, b, "x"));
-    ws.push_back(slice(w, b, "w"));
-  }
   // The slices side by side, each on one thread (small products: starting threads per
   // slice would cost more than the slice); the bits do not depend on the threads.
   MatmulOptions single = o;
@@ -57,7 +49,7 @@ static nb::ndarray<nb::numpy, double, nb::ndim<3>, nb::c_contig> matmul_batched(
   nb::gil_scoped_release release;
   cpu::parallel_for(batch, o.threads, [&](std::size_t begin, std::size_t end) {
     for (std::size_t b = begin; b < end; ++b)
-      cpu::matmul(xs[b], cpu::PreparedLinear::view(ws[b], cpu::StoredMatrix{}), data + b * rows * cols, single);
+      cpu::matmul(ops.x[b], cpu::PreparedLinear::view(ops.w[b], cpu::StoredMatrix{}), data + b * rows * cols, single);
   });
   return out;
 }

@@ -41,18 +41,10 @@ static nb::dict ladder(AnyMatrix x, nb::object w, std::optional<AnyVector> b, co
 // side by side on the threads (each slice on one: small products); the outputs' rows are
 // b * L + r.
 static nb::dict ladder_batched(AnyArray3 x, AnyArray3 w, const LadderOptions& o) {
-  if (x.shape(0) != w.shape(0)) throw std::invalid_argument("x and w must have the same batch size");
-  if (x.shape(2) != w.shape(2))
-    throw std::invalid_argument("x has " + std::to_string(x.shape(2)) + " features but w has " +
-                                std::to_string(w.shape(2)));
+  const BatchedOperands ops = batched_operands(x, w);
   const std::string bad = validate_ladder(o);
   if (!bad.empty()) throw std::invalid_argument(bad);
   const std::size_t batch = x.shape(0), rows = x.shape(1), nout = w.shape(1);
-  std::vector<cpu::StoredMatrix> xs, ws;
-  for (std::size_t b = 0; b < batch; ++b) {
-    xs.push_back(slice(x, b, "x"));
-    ws.push_back(slice(w, b, "w"));
-  }
   LadderArrays arrays(batch * rows, nout, o.bounds);
   std::vector<LadderStats> stats(batch);
   LadderOptions single = o;
@@ -61,7 +53,7 @@ static nb::dict ladder_batched(AnyArray3 x, AnyArray3 w, const LadderOptions& o)
     nb::gil_scoped_release release;
     cpu::parallel_for(batch, o.accumulation.threads, [&](std::size_t begin, std::size_t end) {
       for (std::size_t b = begin; b < end; ++b)
-        stats[b] = cpu::ladder_linear(xs[b], cpu::PreparedLinear::view(ws[b], cpu::StoredMatrix{}), single,
+        stats[b] = cpu::ladder_linear(ops.x[b], cpu::PreparedLinear::view(ops.w[b], cpu::StoredMatrix{}), single,
                                       arrays.outputs(b * rows * nout));
     });
   }

@@ -124,7 +124,8 @@ void finish(Backend& be, const LadderOptions& o, const std::vector<double>& nume
   const std::size_t total = be.rows() * be.outputs(), n = be.terms();
   const double c = growth_factor(o.factor, n);
   for (std::size_t k = 1; k < chosen.size(); ++k)
-    for (std::size_t e : chosen[k]) final_component(o, e, numerator[e], c, top_clamped.data(), out);
+    for (std::size_t e : chosen[k])  // once, in its final rung (a clamped one is listed twice)
+      if (out.rung[e] == static_cast<int>(k)) final_component(o, e, numerator[e], c, top_clamped.data(), out);
   if (o.bounds && out.bound) {
     std::vector<double> sum_abs = numerator;
     if (o.estimator != Estimator::Fp32) be.numerator(Estimator::Fp32, o.formats[0], sum_abs.data());

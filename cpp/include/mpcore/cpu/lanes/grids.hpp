@@ -23,6 +23,10 @@ inline constexpr std::size_t kWidth = 32;
 template <Rounding Mode>
 inline constexpr std::size_t kChunk = Mode == Rounding::Stochastic || Mode == Rounding::Downward ? 16 : 64;
 
+// Stochastic rounding where nbits <= shift (Float64Grid's sr_rem_only), without building the
+// grid: the entry points pick their kernel by it, and the kernel builds the grid.
+inline bool sr_rem_only(const Rounder& R) { return R.sr_bits <= R.normal_shift; }
+
 // The format's grid in binary64 bit terms, computed once per call.
 struct Float64Grid {
   std::int64_t shift;        // binary64 significand bits dropped in the normal range: 53 - p
@@ -57,7 +61,7 @@ inline Float64Grid float64_grid(const Rounder& R) {
   grid.rne_c_min = (static_cast<std::int64_t>(R.emin - R.precision + 53 + 1023) << 52) | (std::int64_t{1} << 51);
   const std::int64_t c_limit = (static_cast<std::int64_t>(1994 + R.precision) << 52) - 1;  // field + 53 - p <= 2046
   grid.rne_limit = grid.max_bits < c_limit ? grid.max_bits : c_limit;
-  grid.sr_rem_only = grid.nbits <= grid.shift;
+  grid.sr_rem_only = sr_rem_only(R);
   grid.sr_inv_q = 1.0 / q;
   grid.sr_two_nbits = std::ldexp(1.0, static_cast<int>(grid.nbits));
   return grid;

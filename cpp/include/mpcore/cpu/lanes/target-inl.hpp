@@ -39,7 +39,7 @@ struct Target<Isa::MPCORE_TARGET_ISA> {
   static void sequential64(const T* xr, const T* panel, std::size_t n, const Rounder& R, std::uint64_t seed,
                            const std::uint64_t* index, double* out, std::uint64_t step0) {
     if constexpr (Mode == Rounding::Stochastic)
-      if (float64_grid(R).sr_rem_only)
+      if (sr_rem_only(R))
         return MPCORE_TARGET_NS::lanes_body<Mode, MPCORE_W64, T, true, Lanes>(xr, panel, n, R, seed, index, out,
                                                                                step0);
     MPCORE_TARGET_NS::lanes_body<Mode, MPCORE_W64, T, false, Lanes>(xr, panel, n, R, seed, index, out, step0);
@@ -48,7 +48,7 @@ struct Target<Isa::MPCORE_TARGET_ISA> {
   static void bias64(const double* s, std::size_t rows, const double* bias, const Rounder& R, std::uint64_t seed,
                      const std::uint64_t* index, std::uint64_t step, double* out) {
     if constexpr (Mode == Rounding::Stochastic)
-      if (float64_grid(R).sr_rem_only)
+      if (sr_rem_only(R))
         return MPCORE_TARGET_NS::bias_body<Mode, MPCORE_W64, true>(s, rows, bias, R, seed, index, step, out);
     MPCORE_TARGET_NS::bias_body<Mode, MPCORE_W64>(s, rows, bias, R, seed, index, step, out);
   }
@@ -61,7 +61,7 @@ struct Target<Isa::MPCORE_TARGET_ISA> {
   static void pairwise64(const T* xr, const T* panel, std::size_t n, const Accumulation& A,
                          const std::uint64_t* index, double* out) {
     if constexpr (Mode == Rounding::Stochastic) {
-      if (float64_grid(A.acc).sr_rem_only) {
+      if (sr_rem_only(A.acc)) {
         const MPCORE_TARGET_NS::Container64<Mode, MPCORE_W64, T, true> c(A.acc, A.seed, index);
         return MPCORE_TARGET_NS::pairwise_body(c, xr, panel, n, A, out);
       }
