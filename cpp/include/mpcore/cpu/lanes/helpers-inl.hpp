@@ -193,8 +193,14 @@ __attribute__((always_inline)) inline void nearest_even_by_odd(const Vf& hi, con
   constexpr Bits sign_bit = Bits{1} << (8 * sizeof(Bits) - 1);
   constexpr Bits exponent_field = sizeof(Bits) == 8 ? Bits(0x7ff0000000000000ull) : Bits(0x7f800000u);
   const Vu hb = (Vu)hi;
-  const Vu toward = (hb + (Vu)opposite) | Bits{1};  // the odd one of hi and its neighbour on lo's side
-  odd = lo != 0 ? (Vi)toward : (Vi)hb;
+  if constexpr (sizeof(Vf) == 64) {
+    // 512-bit vectors (AVX-512): one select, a masked OR (stored-input RNE +4.7 %)
+    const Vu toward = (hb + (Vu)opposite) | Bits{1};  // the odd one of hi and its neighbour on lo's side
+    odd = lo != 0 ? (Vi)toward : (Vi)hb;
+  } else {  // without mask registers the two masked terms are faster (AVX2 binary64: 17 %)
+    const Vi nonzero = lo != 0;
+    odd = (Vi)((hb + (Vu)(opposite & nonzero)) | (Vu)(nonzero & 1));
+  }
   const Vi c_bits = (Vi)(((Vu)odd & exponent_field) + (Vu)(Vi{} + grid.rne_offset));
   const Vf c = (Vf)(c_bits > grid.rne_c_min ? c_bits : grid.rne_c_min);
   const Vf rounded = ((Vf)odd + c) - c;
