@@ -59,8 +59,10 @@ def _products(x2: np.ndarray, layer, policy: Policy, stats: _Stats, activation: 
               alpha=None, parts: int = 1) -> np.ndarray:
     """(rows, out) outputs of x2 (rows, in) against layer (a PreparedLinear, or an (out, in)
     array) under the policy, in float64. parts: the outputs are that many layers side by side
-    (attention's q, k and v projections in one call; every output is computed alone, so the
-    bits are those of one call each), recorded as one call each."""
+    (attention's q, k and v projections in one call), recorded as one call each; the caller
+    sees to it that the bits are those of one call each (every output is computed alone, but
+    stochastic rounding's streams follow the output index, and a score or budget decides per
+    call)."""
     t0 = time.perf_counter()
     rung = kappa = None
     if isinstance(policy, Uniform):

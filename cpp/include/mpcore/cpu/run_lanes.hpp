@@ -3,7 +3,6 @@
 // pairwise or blocked order, then the bias as the last term.
 #pragma once
 
-#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstddef>
