@@ -57,20 +57,25 @@ static double value_at(const Operand& a, std::size_t i, std::size_t j) {
   return a.m.magnitude ? std::fabs(v) : v;
 }
 
+// width: the lanes pack_panel writes; the others must keep what dst held (-7).
 template <class T>
-static void check_panel(const Operand& a, std::size_t p, const std::size_t* rows, std::size_t live, const char* what) {
+static void check_panel(const Operand& a, std::size_t p, const std::size_t* rows, std::size_t live, const char* what,
+                        std::size_t width = kPanelRows) {
   const std::size_t n = a.m.cols;
   std::vector<T> dst(n * kPanelRows, T(-7));
-  mpcore::cpu::pack_panel<T>(a.m, p, dst.data(), rows, live);
+  mpcore::cpu::pack_panel<T>(a.m, p, dst.data(), rows, live, width);
   const std::size_t lanes = rows ? live : std::min(kPanelRows, a.m.rows - p * kPanelRows);
   long bad = 0;
   for (std::size_t j = 0; j < n; ++j)
     for (std::size_t l = 0; l < kPanelRows; ++l) {
-      const T want = l < lanes ? static_cast<T>(value_at(a, rows ? rows[l] : p * kPanelRows + l, j)) : T(0);
+      const T want = l >= width ? T(-7)
+                     : l < lanes ? static_cast<T>(value_at(a, rows ? rows[l] : p * kPanelRows + l, j))
+                                 : T(0);
       bad += std::memcmp(&dst[j * kPanelRows + l], &want, sizeof(T)) != 0;
     }
-  CHECK(bad == 0, "%s: %ld of %zu values wrong (storage %d, n %zu, panel %zu, lanes %zu, magnitude %d, stride %td)",
-        what, bad, dst.size(), static_cast<int>(a.m.storage), n, p, lanes, a.m.magnitude, a.m.col_stride);
+  CHECK(bad == 0,
+        "%s: %ld of %zu values wrong (storage %d, n %zu, panel %zu, lanes %zu, width %zu, magnitude %d, stride %td)",
+        what, bad, dst.size(), static_cast<int>(a.m.storage), n, p, lanes, width, a.m.magnitude, a.m.col_stride);
 }
 
 int main() {
@@ -90,6 +95,10 @@ int main() {
           for (std::size_t live : {1, 13, 31, 32}) {
             check_panel<double>(a, 0, rows.data(), live, "binary64 listed rows");
             if (s != Storage::Float64) check_panel<float>(a, 0, rows.data(), live, "binary32 listed rows");
+          }
+          for (std::size_t live : {1, 13, 16}) {  // a half panel (a tail of outputs)
+            check_panel<double>(a, 0, rows.data(), live, "binary64 half panel", kPanelRows / 2);
+            if (s != Storage::Float64) check_panel<float>(a, 0, rows.data(), live, "binary32 half panel", kPanelRows / 2);
           }
         }
   return report("test_packing");

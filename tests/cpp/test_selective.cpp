@@ -39,9 +39,9 @@ int main() {
       const LadderStats st = cpu::ladder_linear(
           X, W, B, o, LadderOutputs{z.data(), y.data(), kappa.data(), err.data(), rung.data(), bound.data(),
                                     bound_prob.data()});
-      std::size_t total = 0;
-      for (auto c : st.count) total += c;
-      CHECK(total == z.size(), "counts add up");
+      std::vector<std::size_t> per_rung(fmts.size(), 0);
+      for (std::int32_t k : rung) ++per_rung[k];
+      CHECK(st.count == per_rung, "the count of every rung (tau %g)", tau);
       for (std::size_t e = 0; e < z.size(); ++e) {
         CHECK(z[e] == uniform[rung[e]][e], "tau %g component %zu rung %d", tau, e, rung[e]);
         CHECK(y[e] == activate(act, z[e]), "y = phi(z)");

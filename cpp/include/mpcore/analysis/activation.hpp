@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
 #include "../config.hpp"
 
@@ -23,6 +24,26 @@ enum class Activation : int {
   Softplus = 8,   // log(1 + e^t);        kappa = |t| sigmoid(t) / softplus(t); 0 at 0
   Elu = 9,        // t, or alpha (e^t - 1) for t <= 0;  kappa = 1 for t > 0, t e^t / expm1(t) for t < 0; 1 at 0
 };
+
+// f(std::integral_constant<Activation, a>{}): code over many components with a as a
+// compile-time constant, so the switches below fold away in its inner loop.
+template <class F>
+void with_activation(Activation a, F&& f) {
+  using A = Activation;
+  switch (a) {
+    case A::Identity: return f(std::integral_constant<A, A::Identity>{});
+    case A::Relu: return f(std::integral_constant<A, A::Relu>{});
+    case A::LeakyRelu: return f(std::integral_constant<A, A::LeakyRelu>{});
+    case A::Tanh: return f(std::integral_constant<A, A::Tanh>{});
+    case A::Sigmoid: return f(std::integral_constant<A, A::Sigmoid>{});
+    case A::GeluErf: return f(std::integral_constant<A, A::GeluErf>{});
+    case A::GeluTanh: return f(std::integral_constant<A, A::GeluTanh>{});
+    case A::Silu: return f(std::integral_constant<A, A::Silu>{});
+    case A::Softplus: return f(std::integral_constant<A, A::Softplus>{});
+    case A::Elu: return f(std::integral_constant<A, A::Elu>{});
+  }
+  return f(a);  // not an enumerator: the runtime switches decide (and reject it)
+}
 
 // alpha when the caller gives none (PyTorch's defaults): leaky_relu's slope 0.01, elu's
 // scale 1; the other activations take no parameter.

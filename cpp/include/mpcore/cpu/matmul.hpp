@@ -222,7 +222,7 @@ void matmul_entries_typed(const StoredMatrix& x, const StoredMatrix& w, const St
         b[l] = bias_all.empty() ? 0.0 : bias_all[i];
         rows[l] = i;
       }
-      pack_panel(w, 0, panel.data(), rows, lanes);
+      pack_panel(w, 0, panel.data(), rows, lanes, runs_half_panel(path, acc, lanes) ? kLanes / 2 : kLanes);
       const T* xr = xs.data() + r * n;
       if (path == Path::Generic) {
         for (std::size_t l = 0; l < lanes; ++l) {

@@ -66,11 +66,11 @@ void transpose_block(const T* const* row, std::size_t k, T* dst) {
 }
 #endif
 
-// dst[k * kPanelRows + l] = row[l][k] for l < kPanelRows, k < cols.
+// dst[k * kPanelRows + l] = row[l][k] for l < width (a multiple of 4), k < cols.
 template <class T>
-void interleave_rows(const T* const* row, std::size_t cols, T* dst) {
+void interleave_rows(const T* const* row, std::size_t cols, T* dst, std::size_t width = kPanelRows) {
   const std::size_t whole = cols - cols % 4;
-  for (std::size_t l = 0; l < kPanelRows; l += 4) {
+  for (std::size_t l = 0; l < width; l += 4) {
     for (std::size_t k = 0; k < whole; k += 4) transpose_block(row + l, k, dst + k * kPanelRows + l);
     for (std::size_t k = whole; k < cols; ++k)
       for (std::size_t m = l; m < l + 4; ++m) dst[k * kPanelRows + m] = row[m][k];
@@ -82,18 +82,20 @@ void interleave_rows(const T* const* row, std::size_t cols, T* dst) {
 // Panel p of W: rows [p*kPanelRows, p*kPanelRows + kPanelRows) interleaved into dst
 // (n * kPanelRows values, converted to T while packing) so that the weights of term j are
 // adjacent; missing rows are zero. rows: the W row of each lane (nullptr: all of panel p in
-// order). A tile of kTile columns of every row is transposed into dst in 4 x 4 blocks, read
+// order). width: the lanes written (a multiple of 4; the rest of each step's kPanelRows is
+// left as it was; live <= width), for a kernel that reads no more (a tail of outputs runs half the
+// vectors). A tile of kTile columns of every row is transposed into dst in 4 x 4 blocks, read
 // in place where a row is stored as T values, else first copied (and converted) into a
 // row-major scratch: writing dst a value at a time, kPanelRows values apart, cost a third of
 // a recompute's time (matmul_entries packs a panel per group of outputs), and the staging
 // copy of a plain row another tenth.
 template <class T>
 void pack_panel(const StoredMatrix& w, std::size_t p, T* dst, const std::size_t* rows = nullptr,
-                std::size_t live = kPanelRows) {
+                std::size_t live = kPanelRows, std::size_t width = kPanelRows) {
   constexpr std::size_t kTile = 64;
   alignas(64) T scratch[kPanelRows * kTile];
   if (!rows) live = std::min(kPanelRows, w.rows - p * kPanelRows);
-  std::fill(scratch + live * kTile, scratch + kPanelRows * kTile, T(0));
+  std::fill(scratch + live * kTile, scratch + width * kTile, T(0));
   const T* plain[kPanelRows];  // each live row in place, or nullptr (staged)
   bool staged = false;
   for (std::size_t l = 0; l < live; ++l) {
@@ -101,7 +103,7 @@ void pack_panel(const StoredMatrix& w, std::size_t p, T* dst, const std::size_t*
     staged |= plain[l] == nullptr;
   }
   const T* tile[kPanelRows];
-  for (std::size_t l = live; l < kPanelRows; ++l) tile[l] = scratch + l * kTile;  // zeros
+  for (std::size_t l = live; l < width; ++l) tile[l] = scratch + l * kTile;  // zeros
   const std::size_t n = w.cols;
   for (std::size_t j0 = 0; j0 < n; j0 += kTile) {
     const std::size_t j1 = std::min(n, j0 + kTile);
@@ -113,7 +115,7 @@ void pack_panel(const StoredMatrix& w, std::size_t p, T* dst, const std::size_t*
         tile[l] = scratch + l * kTile;
       }
     }
-    packing::interleave_rows(tile, j1 - j0, dst + j0 * kPanelRows);
+    packing::interleave_rows(tile, j1 - j0, dst + j0 * kPanelRows, width);
   }
 }
 

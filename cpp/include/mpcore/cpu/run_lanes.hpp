@@ -180,6 +180,18 @@ void blocked_lanes(const SumLanes& sum_lanes, std::size_t n, const Accumulation&
 }
 #endif
 
+// Whether run_lanes computes `lanes` live outputs with half the vectors (a sequential sum
+// in the vector kernels): it then reads only the first kLanes / 2 lanes of each step.
+inline bool runs_half_panel(Path path, const Accumulation& acc, std::size_t lanes) {
+#if !defined(__CUDACC__)
+  return (path == Path::Lanes || path == Path::Lanes32) && simd::supports(acc.acc) &&
+         acc.order == Order::Sequential && lanes <= kLanes / 2;
+#else
+  (void)path, (void)acc, (void)lanes;
+  return false;
+#endif
+}
+
 // kLanes outputs in acc's order, then the bias: out[l] for lanes [0, lanes).
 template <class T, class Source>
 void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& acc, const std::uint64_t* index,
@@ -226,7 +238,7 @@ void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& 
       } else if (acc.order == Order::Blocked) {
         blocked_lanes(sum_lanes, n, acc, index, bias, lanes, out);
         return;
-      } else if (lanes <= kLanes / 2) {  // a tail of outputs: half the vectors (s[l], l < lanes, is read)
+      } else if (runs_half_panel(path, acc, lanes)) {  // a tail of outputs (s[l], l < lanes, is read)
         sum_width(0, n, s, std::integral_constant<int, static_cast<int>(kLanes / 2)>{});
       } else {
         sum_lanes(0, n, s);

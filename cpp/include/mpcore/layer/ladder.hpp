@@ -104,12 +104,14 @@ inline RungErrors rung_errors(const LadderOptions& o, std::size_t n, bool bias) 
 
 // The activation and error estimate of a component in its final rung k (kappa: its
 // rung-0 estimate, recomputed from z for k > 0). top_clamped: the recompute's marks, or null.
-inline void final_component(const LadderOptions& o, std::size_t e, double numerator, double c,
-                            const char* top_clamped, const LadderOutputs& out) {
+// activation: o.activation, or it as a compile-time constant (with_activation).
+template <class ActivationOf>
+void final_component(const LadderOptions& o, ActivationOf activation, std::size_t e, double numerator, double c,
+                     const char* top_clamped, const LadderOutputs& out) {
   const int k = out.rung[e];
   const double z = out.z[e], alpha = o.activation_alpha();
-  out.y[e] = activate(o.activation, z, alpha);
-  const double kappa = k ? component_condition(o.activation, z, numerator, alpha) : out.kappa[e];
+  out.y[e] = activate(activation, z, alpha);
+  const double kappa = k ? component_condition(activation, z, numerator, alpha) : out.kappa[e];
   // A clamped sum has no error estimate or bound (only the top rung can keep one).
   out.err_est[e] = top_clamped && top_clamped[e] ? HUGE_VAL : kappa * o.formats[k].unit_roundoff() * c;
 }
@@ -123,9 +125,20 @@ void finish(Backend& be, const LadderOptions& o, const std::vector<double>& nume
             const LadderOutputs& out, LadderStats& stats) {
   const std::size_t total = be.rows() * be.outputs(), n = be.terms();
   const double c = growth_factor(o.factor, n);
-  for (std::size_t k = 1; k < chosen.size(); ++k)
-    for (std::size_t e : chosen[k])  // once, in its final rung (a clamped one is listed twice)
-      if (out.rung[e] == static_cast<int>(k)) final_component(o, e, numerator[e], c, top_clamped.data(), out);
+  std::size_t recomputed = 0;
+  for (std::size_t k = 1; k < chosen.size(); ++k) {
+    const std::vector<std::size_t>& list = chosen[k];
+    with_activation(o.activation, [&](auto activation) {
+      for_components(list.size(), o.accumulation.threads, [&](std::size_t i) {
+        const std::size_t e = list[i];  // once, in its final rung (a clamped one is listed twice)
+        if (out.rung[e] == static_cast<int>(k))
+          final_component(o, activation, e, numerator[e], c, top_clamped.data(), out);
+      });
+    });
+    for (std::size_t e : list) stats.count[k] += out.rung[e] == static_cast<int>(k);
+    recomputed += stats.count[k];
+  }
+  stats.count[0] = total - recomputed;  // every other component stayed in rung 0
   if (o.bounds && out.bound) {
     std::vector<double> sum_abs = numerator;
     if (o.estimator != Estimator::Fp32) be.numerator(Estimator::Fp32, o.formats[0], sum_abs.data());
@@ -140,7 +153,6 @@ void finish(Backend& be, const LadderOptions& o, const std::vector<double>& nume
       out.bound_prob[e] = top_clamped[e] ? HUGE_VAL : eb.probabilistic;
     });
   }
-  for (std::size_t e = 0; e < total; ++e) ++stats.count[out.rung[e]];
 }
 
 }  // namespace detail
@@ -181,15 +193,17 @@ LadderStats run_ladder(Backend& be, const LadderOptions& o, const LadderOutputs&
   std::vector<double> us(rungs);
   for (int k = 0; k < rungs; ++k) us[k] = o.formats[k].unit_roundoff();
   const double c = growth_factor(o.factor, be.terms()), alpha = o.activation_alpha();
-  detail::for_components(total, o.accumulation.threads, [&](std::size_t e) {
-    const double z = out.z[e];
-    const double kappa = component_condition(o.activation, z, numerator[e], alpha);
-    const int k = given_rung ? given_rung[e]
-                             : choose_rung(z, kappa, inner_condition(numerator[e], z), o.guard_sign, us.data(), rungs,
-                                           c, o.tau, !clamped.empty() && clamped[e]);
-    out.kappa[e] = kappa;
-    out.rung[e] = k;
-    if (k == 0) detail::final_component(o, e, numerator[e], c, nullptr, out);
+  with_activation(o.activation, [&](auto activation) {
+    detail::for_components(total, o.accumulation.threads, [&](std::size_t e) {
+      const double z = out.z[e];
+      const double kappa = component_condition(activation, z, numerator[e], alpha);
+      const int k = given_rung ? given_rung[e]
+                               : choose_rung(z, kappa, inner_condition(numerator[e], z), o.guard_sign, us.data(),
+                                             rungs, c, o.tau, !clamped.empty() && clamped[e]);
+      out.kappa[e] = kappa;
+      out.rung[e] = k;
+      if (k == 0) detail::final_component(o, activation, e, numerator[e], c, nullptr, out);
+    });
   });
   std::vector<std::vector<std::size_t>> chosen(rungs);
   for (std::size_t e = 0; e < total; ++e)
