@@ -42,7 +42,13 @@ static void paths_agree(const Format& acc, Rounding mode, std::size_t batch, std
   cpu::matmul(row_major(x.data(), batch, in), row_major(w.data(), out, in), bv, lanes.data(), o, &natural);
   cpu::matmul(row_major(x.data(), batch, in), row_major(w.data(), out, in), bv, generic.data(), o, &gen_path);
   o.threads = 3;
-  cpu::matmul(row_major(x.data(), batch, in), row_major(w.data(), out, in), bv, threaded.data(), o, &sim);
+  // x with its rows apart (a view into a wider array): copied, where the calls above read it in place.
+  const std::size_t pitch = in + 3;
+  std::vector<T> wide(batch * pitch, T(-1));
+  for (std::size_t r = 0; r < batch; ++r)
+    std::copy(x.begin() + r * in, x.begin() + (r + 1) * in, wide.begin() + r * pitch);
+  const MatrixView<T> x_view{wide.data(), batch, in, static_cast<std::ptrdiff_t>(pitch), 1};
+  cpu::matmul(x_view, row_major(w.data(), out, in), bv, threaded.data(), o, &sim);
   for (std::size_t k = 0; k < lanes.size(); ++k) {
     CHECK(same_bits(lanes[k], generic[k]), "p=%d mode %d order %d k=%zu natural %.17g generic %.17g", acc.precision,
           int(mode), int(order), k, lanes[k], generic[k]);

@@ -51,7 +51,7 @@ struct XDigest {
 };
 
 template <class T>
-XDigest x_digest(const std::vector<T>& xs, Path chosen) {
+XDigest x_digest(const RowMajor<T>& xs, Path chosen) {
   XDigest d;
 #if !defined(__CUDACC__)
   if constexpr (std::is_same_v<T, float>) {
@@ -112,7 +112,7 @@ class PanelCursor {
 
 // Rows [r0, r1) of x against panel p (outputs i0 .. i0 + lanes) on `path`.
 template <class T>
-void panel_rows(Path path, const T* panel, const std::vector<T>& xs, std::size_t r0, std::size_t r1, std::size_t n,
+void panel_rows(Path path, const T* panel, const RowMajor<T>& xs, std::size_t r0, std::size_t r1, std::size_t n,
                 std::size_t out, std::size_t i0, std::size_t lanes, const Accumulation& acc,
                 const std::vector<double>& b, double* y) {
   constexpr std::size_t L = kLanes;
@@ -167,7 +167,7 @@ void matmul_typed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatr
   const std::size_t batch = x.rows, out = w.rows, n = w.cols, L = kLanes;
   const Accumulation acc = make_accumulation(o);
   const Path chosen = usable_path<T>(force_path ? *force_path : choose_path<T>(o), o);
-  const std::vector<T> xs = contiguous_rows<T>(x);
+  const RowMajor<T> xs(x);
   const std::vector<double> b = bias_values(bias);
 
   // Tasks: a panel of W and a chunk of batch rows. Each task packs its panel and runs its
@@ -197,7 +197,7 @@ void matmul_entries_typed(const StoredMatrix& x, const StoredMatrix& w, const St
                           const Float32Digest* w_digest) {
   const std::size_t out = w.rows, n = w.cols, L = kLanes;
   const Accumulation acc = make_accumulation(o);
-  const std::vector<T> xs = contiguous_rows<T>(x);
+  const RowMajor<T> xs(x);
   const std::vector<double> bias_all = bias_values(bias);
   const Path path = data_path<T>(usable_path<T>(choose_path<T>(o), o), x, w, w_digest);
   // Groups of up to kLanes consecutive entries of one input row r share x[r]: their W rows
@@ -241,10 +241,10 @@ void matmul_entries_typed(const StoredMatrix& x, const StoredMatrix& w, const St
 
 }  // namespace detail
 
-// y must hold x.rows * w.rows doubles (row-major, batch x out). bias: one row of w.rows
-// values, or no operand. The operands may be stored in different types (each is converted
-// a panel or a row at a time). `force_path` lets tests check that every kernel gives the
-// same bits.
+// y must hold x.rows * w.rows doubles (row-major, batch x out) and not overlap x (read in
+// place where it is stored as the compute type). bias: one row of w.rows values, or no
+// operand. The operands may be stored in different types (each is converted a panel or a
+// row at a time). `force_path` lets tests check that every kernel gives the same bits.
 // packed: w's panels packed earlier (nullptr: packed as the tasks go).
 inline void matmul_packed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& bias, double* y,
                           const MatmulOptions& o, const Path* force_path, const PackedPanels* packed) {

@@ -114,12 +114,31 @@ inline StoredMatrix magnitudes(StoredMatrix a) {
   return a;
 }
 
-// All rows, contiguous, as T (the one copy of x a matmul makes).
+// All rows of a, contiguous, as T: a's own memory where a holds them so (row-major T
+// values), else one copy. (Copying every call cost a matmul of 16384 x 200 float32 inputs
+// about a fifth of its time: a fresh 13 MB buffer is written page by page.)
 template <class T>
-std::vector<T> contiguous_rows(const StoredMatrix& a) {
-  std::vector<T> c(a.rows * a.cols);
-  for (std::size_t i = 0; i < a.rows; ++i) a.copy_row(i, 0, a.cols, c.data() + i * a.cols);
-  return c;
-}
+class RowMajor {
+ public:
+  explicit RowMajor(const StoredMatrix& a) : size_(a.rows * a.cols) {
+    const T* own = a.rows ? a.plain_row<T>(0) : nullptr;
+    if (own && (a.rows == 1 || a.row_stride == static_cast<std::ptrdiff_t>(a.cols))) {
+      data_ = own;
+    } else {
+      copy_.resize(size_);
+      for (std::size_t i = 0; i < a.rows; ++i) a.copy_row(i, 0, a.cols, copy_.data() + i * a.cols);
+      data_ = copy_.data();
+    }
+  }
+  RowMajor(const RowMajor&) = delete;
+  RowMajor& operator=(const RowMajor&) = delete;
+  const T* data() const { return data_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::size_t size_;
+  std::vector<T> copy_;
+  const T* data_ = nullptr;
+};
 
 }  // namespace mpcore::cpu
