@@ -64,6 +64,40 @@ static std::string path_name(cpu::Path p) {
   }
 }
 
+// Two non-negative sizes (height, width) from a Python pair.
+static void pair_value(nb::handle v, const char* name, std::size_t* dst) {
+  const std::string bad = std::string(name) + " must be a pair of non-negative integers (height, width)";
+  if (!nb::isinstance<nb::tuple>(v) && !nb::isinstance<nb::list>(v)) throw nb::type_error(bad.c_str());
+  nb::sequence seq = nb::borrow<nb::sequence>(v);
+  if (nb::len(seq) != 2) throw std::invalid_argument(bad);
+  for (std::size_t d = 0; d < 2; ++d) {
+    nb::handle item = seq[d];
+    if (!nb::isinstance<nb::int_>(item) || nb::isinstance<nb::bool_>(item)) throw nb::type_error(bad.c_str());
+    const long long k = nb::cast<long long>(item);
+    if (k < 0) throw std::invalid_argument(bad);
+    dst[d] = static_cast<std::size_t>(k);
+  }
+}
+
+template <class T>
+static NewMatrix<T> conv_windows(nb::ndarray<const T, nb::ndim<4>, nb::c_contig, nb::device::cpu> x,
+                                 nb::handle kernel, nb::handle stride, nb::handle padding, nb::handle dilation,
+                                 std::size_t c0, std::size_t count, nb::handle threads) {
+  cpu::ConvGeometry g;
+  pair_value(kernel, "kernel", g.kernel);
+  pair_value(stride, "stride", g.stride);
+  pair_value(padding, "padding", g.padding);
+  pair_value(dilation, "dilation", g.dilation);
+  const std::size_t n = x.shape(0), c = x.shape(1), h = x.shape(2), w = x.shape(3);
+  const std::string bad = cpu::validate_windows(g, c, h, w, c0, count);
+  if (!bad.empty()) throw std::invalid_argument(bad);
+  const int threads_n = threads_value(threads);
+  NewMatrix<T> out = new_matrix<T>(n * g.out_size(h, 0) * g.out_size(w, 1), count * g.kernel[0] * g.kernel[1]);
+  nb::gil_scoped_release release;
+  cpu::conv_windows(x.data(), n, c, h, w, g, c0, count, out.data(), threads_n);
+  return out;
+}
+
 void bind_ops(nb::module_& m) {
   m.def(
       "round",
@@ -107,6 +141,16 @@ void bind_ops(nb::module_& m) {
       },
       nb::arg("x"), nb::arg("w"), nb::arg("options"), nb::arg("x_table").none() = nb::none(),
       nb::arg("w_table").none() = nb::none(), "Which CPU kernel matmul takes for these options and this data.");
+  const char* windows_doc =
+      "The windows of a convolution of x (N, C, H, W; C-contiguous float32 or float64), channels "
+      "[c0, c0 + count), as rows: unfold(x[:, c0:c0 + count], kernel, dilation, padding, stride) "
+      "transposed and stacked, (N * H_out * W_out, count * kh * kw), zeros in the padding.";
+  m.def("conv_windows", &conv_windows<float>, nb::arg("x").noconvert(), nb::arg("kernel"), nb::arg("stride"),
+        nb::arg("padding"), nb::arg("dilation"), nb::arg("c0"), nb::arg("count"),
+        nb::arg("threads").none() = nb::none(), windows_doc);
+  m.def("conv_windows", &conv_windows<double>, nb::arg("x").noconvert(), nb::arg("kernel"), nb::arg("stride"),
+        nb::arg("padding"), nb::arg("dilation"), nb::arg("c0"), nb::arg("count"),
+        nb::arg("threads").none() = nb::none(), windows_doc);
   m.def("default_threads", &cpu::default_threads, "Threads used when threads=0.");
   m.attr("MAX_SR_BITS") = kMaxStochasticBits;
 }

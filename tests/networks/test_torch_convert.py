@@ -38,6 +38,53 @@ def test_conv2d_is_the_documented_unfold_matmul(groups, stride, padding, dilatio
                                rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kernel,stride,padding,dilation", [
+    ((3, 3), (1, 1), (0, 0), (1, 1)), ((2, 5), (2, 1), (1, 3), (1, 1)), ((3, 2), (1, 3), (4, 0), (2, 3)),
+    ((1, 1), (2, 2), (0, 1), (1, 1)), ((7, 7), (1, 1), (3, 3), (1, 1))])
+def test_conv_windows_are_unfold_transposed_and_stacked(dtype, kernel, stride, padding, dilation):
+    x = torch.randn(3, 6, 7, 9, dtype=dtype)
+    for c0, count in ((0, 6), (2, 3), (5, 1)):
+        got = mpcore._core.conv_windows(x.numpy(), kernel, stride, padding, dilation, c0, count, threads=2)
+        cols = F.unfold(x[:, c0:c0 + count], kernel, dilation=dilation, padding=padding, stride=stride)
+        want = cols.transpose(1, 2).reshape(-1, cols.shape[1]).numpy()
+        assert got.dtype == want.dtype
+        _same(got, want)
+
+
+def test_conv_windows_reject_bad_geometry_by_name():
+    x = np.zeros((1, 2, 5, 5), dtype=np.float32)
+    w = mpcore._core.conv_windows
+    with pytest.raises(ValueError, match="kernel sizes must be positive"):
+        w(x, (0, 3), (1, 1), (0, 0), (1, 1), 0, 2)
+    with pytest.raises(ValueError, match="strides must be positive"):
+        w(x, (3, 3), (1, 0), (0, 0), (1, 1), 0, 2)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        w(x, (3, 7), (1, 1), (0, 0), (1, 1), 0, 2)
+    with pytest.raises(ValueError, match="channels"):
+        w(x, (3, 3), (1, 1), (0, 0), (1, 1), 1, 2)
+    with pytest.raises(ValueError, match="padding must be a pair"):
+        w(x, (3, 3), (1, 1), (0, -1), (1, 1), 0, 2)
+    with pytest.raises(TypeError, match="dilation must be a pair"):
+        w(x, (3, 3), (1, 1), (0, 0), 1, 0, 2)
+    with pytest.raises(TypeError):
+        w(x.astype(np.int32), (3, 3), (1, 1), (0, 0), (1, 1), 0, 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_conv2d_in_float32_is_the_unfold_matmul_rounded_once(dtype):
+    torch.manual_seed(2)
+    conv = torch.nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 2), dilation=(1, 2)).eval()
+    x = torch.randn(3, 4, 8, 7).to(dtype)
+    y = mt.convert(conv, mpcore.Uniform("fp16"))(x)
+    assert y.dtype == torch.float32 and y.shape == conv(x.float()).shape
+    cols = F.unfold(x.float(), (3, 2), dilation=(1, 2), padding=(1, 2), stride=(2, 1))
+    xs = cols.transpose(1, 2).reshape(-1, cols.shape[1]).numpy()
+    want = mpcore.matmul(xs, conv.weight.detach().reshape(6, -1).numpy(), conv.bias.detach().numpy(), acc="fp16")
+    got = y.reshape(3, 6, -1).transpose(1, 2).reshape(-1, 6)
+    _same(got.numpy(), want.astype(np.float32))
+
+
 def test_conv1d_and_linear_in_a_model_with_layer_selection():
     torch.manual_seed(1)
     model = torch.nn.Sequential(torch.nn.Conv1d(3, 4, 5, padding=2), torch.nn.ReLU(), torch.nn.Flatten(),

@@ -13,6 +13,7 @@
 #include "cpu/matmul.hpp"
 #include "cpu/round_array.hpp"
 #include "cpu/ladder.hpp"
+#include "cpu/windows.hpp"
 #include "numerics/format.hpp"
 #include "matrix.hpp"
 #include "names.hpp"

@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 from typing import Dict, List, Optional, Sequence, Union
 
+from .. import _core
 from ..layer import PreparedLinear
 from .policy import Ladder, Policy, Uniform
 from .simulated import KAPPA_EDGES, _as_numpy, _mpcore_threads, _products, _Stats, _torch
@@ -108,39 +109,32 @@ def _make_module(original, policy: Policy, name: str, activation: str = "identit
                 dilation = (1, m.dilation[0]) if conv1d else m.dilation
                 if isinstance(padding, str):
                     raise ValueError(f"{self.layer_name}: padding={padding!r} is not supported; give it in numbers")
-                windows = _windows(xin, kernel, stride, padding, dilation)  # (N, H_out, W_out, C, kh, kw)
-                n, h_out, w_out = windows.shape[:3]
+                xa = _as_numpy(xin.to(dtype).contiguous())  # (N, C, H, W)
+                n = xa.shape[0]
+                h_out, w_out = (_out_size(xa.shape[2 + d], kernel[d], stride[d], padding[d], dilation[d])
+                                for d in range(2))
                 count = h_out * w_out
-                per_c = windows.shape[3] // m.groups
-                per_in = per_c * kernel[0] * kernel[1]
+                per_c = xa.shape[1] // m.groups
                 # One matmul per group over every sample's positions, as documented: row
                 # n * L + p of mpcore.matmul(stacked unfold(x).T, W_g.reshape(out_g, -1), b_g)
                 # (stochastic rounding's streams are that call's).
-                y = torch.empty(n, m.out_channels, count, dtype=torch.float64)
+                y = torch.empty(n, m.out_channels, count, dtype=dtype)
                 per_out = m.out_channels // m.groups
                 for k, layer in enumerate(self._groups):
-                    xs = _as_numpy(windows[:, :, :, k * per_c:(k + 1) * per_c].reshape(n * count, per_in))
+                    xs = _core.conv_windows(xa, kernel, stride, padding, dilation, k * per_c, per_c)
                     z = _products(xs, layer, self.policy, self.stats, self.activation, self.alpha)
+                    # float64 -> dtype rounds once, to nearest even, as .to(dtype) would
                     y[:, k * per_out:(k + 1) * per_out] = torch.from_numpy(z).reshape(n, count, per_out).transpose(1, 2)
-                y = y.reshape(n, -1, h_out, w_out).to(dtype)
+                y = y.reshape(n, -1, h_out, w_out)
                 return y.squeeze(-2) if conv1d else y
 
     return SimulatedLayer()
 
 
 
-def _windows(x, kernel, stride, padding, dilation):
-    """The convolution windows of x (N, C, H, W) as a view (N, H_out, W_out, C, kh, kw) of the
-    zero-padded input: ``windows.reshape(N * L, C * kh * kw)`` is ``unfold(x).transpose(1, 2)``
-    stacked, the same numbers in the same order, made by one copy instead of two."""
-    F = _torch().nn.functional
-    xp = F.pad(x, (padding[1], padding[1], padding[0], padding[0])).contiguous()
-    n, c, h, w = xp.shape
-    h_out = (h - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
-    w_out = (w - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
-    sn, sc, sh, sw = xp.stride()
-    return xp.as_strided((n, h_out, w_out, c, kernel[0], kernel[1]),
-                         (sn, sh * stride[0], sw * stride[1], sc, sh * dilation[0], sw * dilation[1]))
+def _out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output positions along one dimension, as torch computes them."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
 PolicyChoice = Union[Policy, Dict[Union[str, type], Policy]]
