@@ -39,12 +39,19 @@ static nb::dict ladder(AnyMatrix x, nb::object w, std::optional<AnyVector> b, co
 
 // ladder_linear(x[b], w[b]) for every b (no bias), each exactly the two-dimensional call,
 // side by side on the threads (each slice on one: small products); the outputs' rows are
-// b * L + r.
-static nb::dict ladder_batched(AnyArray3 x, AnyArray3 w, const LadderOptions& o) {
+// b * L + r, and so are those of the optional first pass and given rungs (B * L, S).
+static nb::dict ladder_batched(AnyArray3 x, AnyArray3 w, const LadderOptions& o, std::optional<InMatrix> first_z,
+                               std::optional<InMatrix> first_numerator, std::optional<InRung> given_rung) {
   const BatchedOperands ops = batched_operands(x, w);
   const std::string bad = validate_ladder(o);
   if (!bad.empty()) throw std::invalid_argument(bad);
-  const std::size_t batch = x.shape(0), rows = x.shape(1), nout = w.shape(1);
+  const std::size_t batch = x.shape(0), rows = x.shape(1), nout = w.shape(1), slice_size = rows * nout;
+  if (bool(first_z) != bool(first_numerator)) throw std::invalid_argument("first pass needs both z and numerator");
+  check_input(first_z, batch * rows, nout, "first pass z");
+  check_input(first_numerator, batch * rows, nout, "first pass numerator");
+  if (given_rung && (given_rung->shape(0) != batch * rows || given_rung->shape(1) != nout))
+    throw std::invalid_argument("given_rung must have shape (" + std::to_string(batch * rows) + ", " +
+                                std::to_string(nout) + ")");
   LadderArrays arrays(batch * rows, nout, o.bounds);
   std::vector<LadderStats> stats(batch);
   LadderOptions single = o;
@@ -52,9 +59,14 @@ static nb::dict ladder_batched(AnyArray3 x, AnyArray3 w, const LadderOptions& o)
   {
     nb::gil_scoped_release release;
     cpu::parallel_for(batch, o.accumulation.threads, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t b = begin; b < end; ++b)
+      for (std::size_t b = begin; b < end; ++b) {
+        const std::size_t at = b * slice_size;
+        const FirstPass first{first_z ? first_z->data() + at : nullptr,
+                              first_numerator ? first_numerator->data() + at : nullptr};
         stats[b] = cpu::ladder_linear(ops.x[b], cpu::PreparedLinear::view(ops.w[b], cpu::StoredMatrix{}), single,
-                                      arrays.outputs(b * rows * nout));
+                                      arrays.outputs(at), first_z ? &first : nullptr,
+                                      given_rung ? given_rung->data() + at : nullptr);
+      }
     });
   }
   LadderStats total;
@@ -85,6 +97,25 @@ static NewMatrix<double> numerator(AnyMatrix x, nb::object w, std::optional<AnyV
   return out;
 }
 
+// inner_numerator(x[b], w[b]) for every b (no bias), rows b * L + r, each slice on one thread.
+static NewMatrix<double> numerator_batched(AnyArray3 x, AnyArray3 w, nb::handle estimator, nb::handle low,
+                                           nb::handle threads) {
+  const BatchedOperands ops = batched_operands(x, w);
+  const Estimator e = estimator_value(estimator);
+  const Format low_f = format_value(low, "low");
+  const int threads_n = threads_value(threads);
+  const std::size_t batch = x.shape(0), rows = x.shape(1), nout = w.shape(1);
+  NewMatrix<double> out = new_matrix<double>(batch * rows, nout);
+  double* data = out.data();
+  nb::gil_scoped_release release;
+  cpu::parallel_for(batch, threads_n, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t b = begin; b < end; ++b)
+      cpu::inner_numerator(ops.x[b], cpu::PreparedLinear::view(ops.w[b], cpu::StoredMatrix{}), e, low_f, 1,
+                           data + b * rows * nout);
+  });
+  return out;
+}
+
 void bind_selective(nb::module_& m) {
   const auto tables = [] {
     return std::make_tuple(nb::arg("x_table").none() = nb::none(), nb::arg("w_table").none() = nb::none(),
@@ -97,8 +128,14 @@ void bind_selective(nb::module_& m) {
         "The precision-ladder layer: a dict of new arrays (z, y, kappa, err_est, rung, bound, bound_prob), the "
         "per-rung counts and the seconds of each phase.");
   m.def("ladder_batched", &ladder_batched, nb::arg("x"), nb::arg("w"), nb::arg("options"),
+        nb::arg("first_z").none() = nb::none(), nb::arg("first_numerator").none() = nb::none(),
+        nb::arg("given_rung").none() = nb::none(),
         "ladder_linear(x[b], w[b]) for x (B, L, E) and w (B, S, E), float32 or float64, no bias: each exactly "
-        "the two-dimensional call; the arrays of the dict have rows b * L + r.");
+        "the two-dimensional call; the arrays of the dict, and first_z, first_numerator and given_rung (as "
+        "ladder_linear takes them), have rows b * L + r.");
+  m.def("inner_numerator_batched", &numerator_batched, nb::arg("x"), nb::arg("w"), nb::arg("estimator"),
+        nb::arg("low"), nb::arg("threads").none() = nb::none(),
+        "inner_numerator(x[b], w[b]) for x (B, L, E) and w (B, S, E), no bias: rows b * L + r, (B * L, S).");
   m.def("inner_numerator", &numerator, nb::arg("x"), nb::arg("w"), nb::arg("b").none(), nb::arg("estimator"),
         nb::arg("low"), nb::arg("threads").none() = nb::none(), std::get<0>(tables()), std::get<1>(tables()),
         std::get<2>(tables()), "The numerator |W_i||x| + |b_i| of kappa_v by an estimator ('fp32', 'low', 'norm').");

@@ -23,6 +23,8 @@ Non-finite low results and NaN scores always score +inf (recomputed first).
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from . import _core
@@ -38,8 +40,11 @@ def _phi(name: str, z: np.ndarray, alpha: float, condition: bool = False) -> np.
 
 
 def component_scores(score: str, z_low: np.ndarray, numerator: np.ndarray, *, activation: str, alpha: float,
-                     u: float, c: float, z_high: np.ndarray = None, seed: int = 0) -> np.ndarray:
-    """The score of every component (batch, out); see the module docstring."""
+                     u: float, c: float, z_high: np.ndarray = None, seed: int = 0,
+                     rows_per_call: Optional[int] = None) -> np.ndarray:
+    """The score of every component (batch, out); see the module docstring. rows_per_call:
+    the rows are several calls' stacked, this many each; "random" then draws each call's
+    scores as that call alone would (the same draws, repeated)."""
     z = np.asarray(z_low, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if score == "kappa":
@@ -53,7 +58,10 @@ def component_scores(score: str, z_low: np.ndarray, numerator: np.ndarray, *, ac
         elif score == "magnitude":
             s = 1.0 / np.abs(z)
         elif score == "random":
-            s = np.random.default_rng(seed).random(z.shape)
+            rows = z.shape[0] if rows_per_call is None or z.ndim < 2 else rows_per_call
+            s = np.random.default_rng(seed).random((rows,) + z.shape[1:])
+            if rows != z.shape[0]:
+                s = np.tile(s, (z.shape[0] // rows,) + (1,) * (z.ndim - 1))
         elif score == "oracle":
             if z_high is None:
                 raise ValueError("score='oracle' needs the high pass")

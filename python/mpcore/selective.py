@@ -208,7 +208,8 @@ def _cpu_ladder(x2, wa, ba, options: LadderOptions, first_pass, score, budget, s
         if first is None:
             fp = _compute_first_pass(x2, wa, ba, options)
             first = (fp.z, fp.numerator)
-        given = _decided_rungs(score, budget, first, x2, wa, ba, options, score_seed)
+        given = decided_rungs(score, budget, first, options, score_seed, x2.shape[1],
+                              lambda high: _rung_pass(x2, wa, ba, options, high))
     (xs, ws, bs), tables = stored_operands(x2, wa, ba)
     first_z, first_numerator = first if first is not None else (None, None)
     return _core.ladder_linear(xs, ws, bs, options, first_z, first_numerator, **tables, given_rung=given)
@@ -231,21 +232,29 @@ def _planned_rungs(neurons, shape) -> np.ndarray:
     return given
 
 
-def _decided_rungs(score, budget, first, x2, wa, ba, options: LadderOptions, score_seed) -> np.ndarray:
-    """The rung of every component by a score with a threshold or a budget (two formats)."""
+def decided_rungs(score, budget, first, options: LadderOptions, score_seed, n: int, rung_pass,
+                  rows_per_call: Optional[int] = None) -> np.ndarray:
+    """The rung of every component by a score with a threshold or a budget (two formats),
+    decided from the first pass ``first`` = (z, numerator) of ``n``-term sums. rung_pass(fmt):
+    the same products accumulated in fmt (called for the oracle only). rows_per_call: the
+    components are the rows of several calls stacked, this many rows each (their random
+    scores drawn as each call draws them)."""
     low, high = options.formats
-    acc = options.accumulation
-    z_high = None
-    if score == "oracle":
-        from .ops import matmul
-        z_high = matmul(x2, wa, ba, options=_rung_options(acc, high))
-    n = max(x2.shape[1], 1)
+    z_high = rung_pass(high) if score == "oracle" else None
+    n = max(n, 1)
     c = {_core.Factor.one: 1.0, _core.Factor.sqrt: np.sqrt(n), _core.Factor.n: float(n)}[options.factor]
     scores = component_scores(score, first[0], first[1], activation=options.activation.name, alpha=options.alpha,
-                              u=low.u, c=c, z_high=z_high, seed=score_seed)
+                              u=low.u, c=c, z_high=z_high, seed=score_seed, rows_per_call=rows_per_call)
     if budget is None:
         return (scores > options.tau).astype(np.int32)  # tau: a threshold on the score
     return budget_mask(scores, budget).astype(np.int32)
+
+
+def _rung_pass(x2, wa, ba, options: LadderOptions, fmt: Format) -> np.ndarray:
+    """x2 @ wa.T + ba accumulated in fmt with the ladder's accumulation options."""
+    from .ops import matmul
+
+    return matmul(x2, wa, ba, options=_rung_options(options.accumulation, fmt))
 
 
 def _rung_options(acc: MatmulOptions, fmt: Format) -> MatmulOptions:

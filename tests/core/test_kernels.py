@@ -326,3 +326,32 @@ def test_batched_ladder_is_the_calls_one_by_one(dtype, rounding, rng):
         _core.ladder_batched(x, w[:4], o)
     with pytest.raises(ValueError, match="40 features but w has 10"):
         _core.ladder_batched(x, w[:, :, :10], o)
+
+
+@pytest.mark.parametrize("estimator", ["fp32", "low", "norm"])
+def test_batched_first_pass_and_given_rungs_are_the_calls_one_by_one(estimator, rng):
+    x = rng.standard_normal((4, 5, 30))
+    w = rng.standard_normal((4, 30, 9)).transpose(0, 2, 1)  # strided: (4, 9, 30) view
+    o = mpcore.LadderOptions(["fp8_e4m3", "fp16"], tau=0.1, estimator=estimator)
+    num = _core.inner_numerator_batched(x, w, estimator, "fp8_e4m3")
+    z = _core.matmul_batched(x, w, mpcore.MatmulOptions(acc="fp8_e4m3")).reshape(20, 9)
+    given = (rng.random((20, 9)) < 0.3).astype(np.int32)
+    got = _core.ladder_batched(x, w, o, z, num, given)
+    for b in range(4):
+        rows = slice(b * 5, (b + 1) * 5)
+        want_num = _core.inner_numerator(x[b], w[b], None, estimator, "fp8_e4m3")
+        np.testing.assert_array_equal(num[rows].view(np.int64), want_num.view(np.int64))
+        fp = mpcore.selective.first_pass(x[b], w[b], options=o)
+        want = _core.ladder_linear(x[b], np.ascontiguousarray(w[b]), None, o, fp.z, fp.numerator,
+                                   given_rung=given[rows].copy())
+        for name in ("z", "kappa", "rung"):
+            np.testing.assert_array_equal(got[name][rows], want[name], err_msg=name)
+    assert np.array_equal(got["rung"], given)
+    with pytest.raises(ValueError, match="given_rung must have shape"):
+        _core.ladder_batched(x, w, o, z, num, given[:19])
+    with pytest.raises(ValueError, match="first pass needs both"):
+        _core.ladder_batched(x, w, o, z, None, given)
+    with pytest.raises(ValueError, match="first pass z must have shape"):
+        _core.ladder_batched(x, w, o, z[:, :8].copy(), num[:, :8].copy(), None)
+    with pytest.raises(ValueError, match="a given rung is outside"):
+        _core.ladder_batched(x, w, o, z, num, given * 2)

@@ -224,6 +224,30 @@ def test_selective_attention_in_one_batched_ladder_is_the_calls_one_by_one(round
     assert 0 < batched[2][0]["fraction_recomputed"] < 1
 
 
+@pytest.mark.parametrize("decision", [dict(tau=0.5, score="random", score_seed=3), dict(budget=0.25, score="margin"),
+                                      dict(tau=1e-3, score="oracle"), dict(budget=0.3), dict(neurons=[0, 3, 5]),
+                                      dict(tau=0.3)])
+@pytest.mark.parametrize("rounding", ["rne", "sr"])
+def test_batched_attention_products_decide_as_the_calls_one_by_one(decision, rounding):
+    from mpcore.networks import simulated, torch_attention
+
+    rng = np.random.default_rng(5)
+    x3, w3 = rng.standard_normal((5, 6, 8)), rng.standard_normal((5, 7, 8)).astype(np.float32).astype(np.float64)
+    policy = mpcore.Selective("fp8_e4m3", "fp16", estimator="fp32", rounding=rounding, seed=2, **decision)
+    stats = simulated._Stats()
+    z = torch_attention._batched(x3, w3, policy, stats)
+    recomputed, kappa_counts = 0, np.zeros_like(stats.kappa_counts)
+    for b in range(x3.shape[0]):
+        one = mpcore.ladder_linear(x3[b], w3[b], options=policy.layer_options("identity", None), **policy.decision())
+        _same(z[b], one.z)
+        recomputed += int(np.count_nonzero(one.rung))
+        with np.errstate(divide="ignore"):
+            kappa_counts += np.histogram(np.log10(one.kappa[np.isfinite(one.kappa)]), simulated.KAPPA_EDGES)[0]
+    assert stats.recomputed == recomputed and stats.calls == x3.shape[0]
+    assert np.array_equal(stats.kappa_counts, kappa_counts)
+    assert 0 < recomputed < z.size
+
+
 class _FunctionalAttention(torch.nn.Module):
     def __init__(self):
         super().__init__()

@@ -31,32 +31,20 @@ def _attention_products(q, k, v, mask, scale: float, scale_first: bool, policy: 
     each score the E-term dot product (one mpcore call per b: its rows are q[b]'s), each
     output the S-term dot product of a row of P with a column of v (one call per b); the
     scaling (of q before, or of the scores after, as torch does), the mask and the softmax
-    in torch, in the tensors' dtype. A uniform policy, or a ladder deciding by its kappa rule,
-    runs all b in one batched call (the same bits as the calls one by one); a score, budget or
-    plan decides per call."""
+    in torch, in the tensors' dtype. Each product runs all b in one batched call: the same bits
+    as the calls one by one, and a ladder's score, budget or plan decides each call's
+    components as that call alone would."""
     torch = _torch()
     dtype = q.dtype
     qs = q * scale if scale_first else q
     vt = v.transpose(1, 2).contiguous()
-    if isinstance(policy, Uniform) or _kappa_rule(policy):
-        scores = torch.from_numpy(_batched(_as_numpy(qs.contiguous()), _as_numpy(k.contiguous()), policy, stats))
-        scores = scores.to(dtype) if scale_first else scores.to(dtype) * scale
-        if mask is not None:
-            scores = scores + mask
-        p = torch.softmax(scores, dim=-1)
-        out = torch.from_numpy(_batched(_as_numpy(p.contiguous()), _as_numpy(vt), policy, stats)).to(dtype)
-        return out, p
-    out, probabilities = [], []
-    for b in range(q.shape[0]):
-        scores = torch.from_numpy(_products(_as_numpy(qs[b]), _as_numpy(k[b]), policy, stats)).to(dtype)
-        if not scale_first:
-            scores = scores * scale
-        if mask is not None:
-            scores = scores + mask[b if mask.shape[0] > 1 else 0]
-        p = torch.softmax(scores, dim=-1)
-        probabilities.append(p)
-        out.append(torch.from_numpy(_products(_as_numpy(p), _as_numpy(vt[b]), policy, stats)).to(dtype))
-    return torch.stack(out), torch.stack(probabilities)
+    scores = torch.from_numpy(_batched(_as_numpy(qs.contiguous()), _as_numpy(k.contiguous()), policy, stats))
+    scores = scores.to(dtype) if scale_first else scores.to(dtype) * scale
+    if mask is not None:
+        scores = scores + mask
+    p = torch.softmax(scores, dim=-1)
+    out = torch.from_numpy(_batched(_as_numpy(p.contiguous()), _as_numpy(vt), policy, stats)).to(dtype)
+    return out, p
 
 
 def _kappa_rule(policy: Policy) -> bool:
@@ -68,7 +56,8 @@ def _kappa_rule(policy: Policy) -> bool:
 
 def _batched(x3: np.ndarray, w3: np.ndarray, policy: Policy, stats: _Stats) -> np.ndarray:
     """matmul(x3[b], w3[b]) (a uniform policy) or ladder_linear(x3[b], w3[b]) with the identity
-    (the kappa rule) for every b in one call: the same bits as one call each."""
+    (a ladder: its kappa rule, or its score, budget or plan deciding each call's components)
+    for every b in one call: the same bits and decisions as one call each."""
     from .. import _core
 
     t0 = time.perf_counter()
@@ -78,10 +67,39 @@ def _batched(x3: np.ndarray, w3: np.ndarray, policy: Policy, stats: _Stats) -> n
         z = _core.matmul_batched(x3, w3, policy.layer_options())
         rung = kappa = None
     else:
-        r = _core.ladder_batched(x3, w3, policy.layer_options("identity", None))
+        options = policy.layer_options("identity", None)
+        z_low = numerator = given = None
+        if not _kappa_rule(policy):
+            z_low, numerator, given = _decided_batched(x3, w3, policy, options)
+        r = _core.ladder_batched(x3, w3, options, z_low, numerator, given)
         z, rung, kappa = r["z"].reshape(batch, rows, n_out), r["rung"], r["kappa"]
     _record(stats, policy, batch, batch * rows, n_in, n_out, rung, kappa, t0)
     return z
+
+
+def _decided_batched(x3: np.ndarray, w3: np.ndarray, policy: Policy, options):
+    """The first pass of every slice (z in the low format and the estimator's numerator, rows
+    b * L + r) and the rungs the policy's score, budget or plan gives them: what
+    ladder_linear(x3[b], w3[b], ...) decides call by call."""
+    from .. import _core
+    from ..selective import _planned_rungs, _rung_options, decided_rungs
+
+    batch, rows, n_in = x3.shape
+    acc = options.accumulation
+
+    def rung_pass(fmt):
+        return _core.matmul_batched(x3, w3, _rung_options(acc, fmt)).reshape(batch * rows, -1)
+
+    low = options.formats[0]
+    z_low = rung_pass(low)
+    numerator = _core.inner_numerator_batched(x3, w3, options.estimator, low, acc.threads)
+    d = policy.decision()
+    if d["neurons"] is not None:
+        given = _planned_rungs(d["neurons"], z_low.shape)
+    else:
+        given = decided_rungs(d["score"], d["budget"], (z_low, numerator), options, d["score_seed"], n_in, rung_pass,
+                              rows_per_call=rows)
+    return z_low, numerator, given
 
 
 def _additive_mask(mask, dtype):
