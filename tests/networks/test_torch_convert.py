@@ -85,6 +85,25 @@ def test_conv2d_in_float32_is_the_unfold_matmul_rounded_once(dtype):
     _same(got.numpy(), want.astype(np.float32))
 
 
+def test_convolutions_of_an_empty_batch_have_torch_shapes():
+    conv2, conv1 = torch.nn.Conv2d(3, 4, 3, padding=1).eval(), torch.nn.Conv1d(3, 4, 3).eval()
+    for conv, x in ((conv2, torch.zeros(0, 3, 5, 5)), (conv1, torch.zeros(0, 3, 7))):
+        y = mt.convert(conv, mpcore.Uniform("fp16"))(x)
+        assert y.shape == conv(x).shape and y.dtype == torch.float32
+
+
+@pytest.mark.parametrize("policy", [mpcore.Uniform("fp16"), mpcore.Selective("fp8_e4m3", "fp16", tau=0.1),
+                                    mpcore.Selective("fp8_e4m3", "fp16", budget=0.2),
+                                    mpcore.Selective("fp8_e4m3", "fp16", tau=0.5, score="random", rounding="sr")])
+def test_attention_and_linear_on_empty_batches_and_sequences_have_torch_shapes(policy):
+    mha, lin = torch.nn.MultiheadAttention(8, 2, batch_first=True).eval(), torch.nn.Linear(8, 3).eval()
+    sim_mha, sim_lin = mt.convert(mha, policy), mt.convert(lin, policy)
+    for shape in ((0, 4, 8), (2, 0, 8), (2, 3, 8)):
+        x = torch.randn(*shape)
+        assert sim_mha(x, x, x)[0].shape == mha(x, x, x)[0].shape
+        assert sim_lin(x).shape == lin(x).shape
+
+
 def test_conv1d_and_linear_in_a_model_with_layer_selection():
     torch.manual_seed(1)
     model = torch.nn.Sequential(torch.nn.Conv1d(3, 4, 5, padding=2), torch.nn.ReLU(), torch.nn.Flatten(),

@@ -74,8 +74,8 @@ def _products(x2: np.ndarray, layer, policy: Policy, stats: _Stats, activation: 
     seconds = (time.perf_counter() - t0) / parts
     for k in range(parts):
         part = (slice(None), slice(k * n_out, (k + 1) * n_out))
-        _record(stats, policy, 1, rows, x2.shape[1], n_out, None if rung is None else rung.reshape(rows, -1)[part],
-                None if kappa is None else kappa.reshape(rows, -1)[part], seconds=seconds)
+        _record(stats, policy, 1, rows, x2.shape[1], n_out, None if rung is None else rung.reshape(z.shape)[part],
+                None if kappa is None else kappa.reshape(z.shape)[part], seconds=seconds)
     return z
 
 

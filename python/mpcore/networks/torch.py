@@ -125,7 +125,7 @@ def _make_module(original, policy: Policy, name: str, activation: str = "identit
                     z = _products(xs, layer, self.policy, self.stats, self.activation, self.alpha)
                     # float64 -> dtype rounds once, to nearest even, as .to(dtype) would
                     y[:, k * per_out:(k + 1) * per_out] = torch.from_numpy(z).reshape(n, count, per_out).transpose(1, 2)
-                y = y.reshape(n, -1, h_out, w_out)
+                y = y.reshape(n, m.out_channels, h_out, w_out)
                 return y.squeeze(-2) if conv1d else y
 
     return SimulatedLayer()

@@ -88,7 +88,7 @@ def _decided_batched(x3: np.ndarray, w3: np.ndarray, policy: Policy, options):
     acc = options.accumulation
 
     def rung_pass(fmt):
-        return _core.matmul_batched(x3, w3, _rung_options(acc, fmt)).reshape(batch * rows, -1)
+        return _core.matmul_batched(x3, w3, _rung_options(acc, fmt)).reshape(batch * rows, w3.shape[1])
 
     low = options.formats[0]
     z_low = rung_pass(low)
