@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -29,12 +30,22 @@ using InRung = nb::ndarray<const std::int32_t, nb::ndim<2>, nb::c_contig, nb::de
 using Flat = nb::ndarray<const double, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
 using InMatrix = nb::ndarray<const double, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
 
+// a * b, or std::length_error (ValueError) naming `what`: shapes whose product passes size_t
+// (zero-width operands can have any number of rows) must not wrap to a small allocation.
+inline std::size_t checked_product(std::size_t a, std::size_t b, const char* what) {
+  if (b != 0 && a > static_cast<std::size_t>(-1) / b)
+    throw std::length_error(std::string(what) + " would have more elements than memory can address");
+  return a * b;
+}
+
 // A new C-contiguous NumPy array that Python owns (call with the GIL held).
 template <class T>
 using NewMatrix = nb::ndarray<nb::numpy, T, nb::ndim<2>, nb::c_contig>;
 template <class T>
 NewMatrix<T> new_matrix(std::size_t rows, std::size_t cols) {
-  T* data = new T[rows * cols ? rows * cols : 1];
+  const std::size_t count = checked_product(rows, cols, "the result");
+  checked_product(count, sizeof(T), "the result");
+  T* data = new T[count ? count : 1];
   nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<T*>(p); });
   return NewMatrix<T>(data, {rows, cols}, owner);
 }

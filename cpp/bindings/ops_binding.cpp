@@ -39,7 +39,9 @@ static nb::ndarray<nb::numpy, double, nb::ndim<3>, nb::c_contig> matmul_batched(
                                                                                 const MatmulOptions& o) {
   const BatchedOperands ops = batched_operands(x, w);
   const std::size_t batch = x.shape(0), rows = x.shape(1), cols = w.shape(1);
-  double* data = new double[batch * rows * cols ? batch * rows * cols : 1];
+  const std::size_t count = checked_product(checked_product(batch, rows, "the result"), cols, "the result");
+  checked_product(count, sizeof(double), "the result");
+  double* data = new double[count ? count : 1];
   nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<double*>(p); });
   nb::ndarray<nb::numpy, double, nb::ndim<3>, nb::c_contig> out(data, {batch, rows, cols}, owner);
   // The slices side by side, each on one thread (small products: starting threads per
@@ -73,8 +75,9 @@ static void pair_value(nb::handle v, const char* name, std::size_t* dst) {
   for (std::size_t d = 0; d < 2; ++d) {
     nb::handle item = seq[d];
     if (!nb::isinstance<nb::int_>(item) || nb::isinstance<nb::bool_>(item)) throw nb::type_error(bad.c_str());
-    const long long k = nb::cast<long long>(item);
-    if (k < 0) throw std::invalid_argument(bad);
+    int overflow = 0;
+    const long long k = PyLong_AsLongLongAndOverflow(item.ptr(), &overflow);
+    if (overflow != 0 || k < 0) throw std::invalid_argument(bad);
     dst[d] = static_cast<std::size_t>(k);
   }
 }
@@ -92,7 +95,10 @@ static NewMatrix<T> conv_windows(nb::ndarray<const T, nb::ndim<4>, nb::c_contig,
   const std::string bad = cpu::validate_windows(g, c, h, w, c0, count);
   if (!bad.empty()) throw std::invalid_argument(bad);
   const int threads_n = threads_value(threads);
-  NewMatrix<T> out = new_matrix<T>(n * g.out_size(h, 0) * g.out_size(w, 1), count * g.kernel[0] * g.kernel[1]);
+  const std::size_t positions = checked_product(g.out_size(h, 0), g.out_size(w, 1), "the windows");
+  NewMatrix<T> out = new_matrix<T>(checked_product(n, positions, "the windows"),
+                                   checked_product(count, checked_product(g.kernel[0], g.kernel[1], "a window"),
+                                                   "a window"));
   nb::gil_scoped_release release;
   cpu::conv_windows(x.data(), n, c, h, w, g, c0, count, out.data(), threads_n);
   return out;

@@ -46,13 +46,14 @@ static nb::dict ladder_batched(AnyArray3 x, AnyArray3 w, const LadderOptions& o,
   const std::string bad = validate_ladder(o);
   if (!bad.empty()) throw std::invalid_argument(bad);
   const std::size_t batch = x.shape(0), rows = x.shape(1), nout = w.shape(1), slice_size = rows * nout;
+  const std::size_t all_rows = checked_product(batch, rows, "the result");
   if (bool(first_z) != bool(first_numerator)) throw std::invalid_argument("first pass needs both z and numerator");
-  check_input(first_z, batch * rows, nout, "first pass z");
-  check_input(first_numerator, batch * rows, nout, "first pass numerator");
-  if (given_rung && (given_rung->shape(0) != batch * rows || given_rung->shape(1) != nout))
-    throw std::invalid_argument("given_rung must have shape (" + std::to_string(batch * rows) + ", " +
+  check_input(first_z, all_rows, nout, "first pass z");
+  check_input(first_numerator, all_rows, nout, "first pass numerator");
+  if (given_rung && (given_rung->shape(0) != all_rows || given_rung->shape(1) != nout))
+    throw std::invalid_argument("given_rung must have shape (" + std::to_string(all_rows) + ", " +
                                 std::to_string(nout) + ")");
-  LadderArrays arrays(batch * rows, nout, o.bounds);
+  LadderArrays arrays(all_rows, nout, o.bounds);
   std::vector<LadderStats> stats(batch);
   LadderOptions single = o;
   single.accumulation.threads = 1;
@@ -105,7 +106,7 @@ static NewMatrix<double> numerator_batched(AnyArray3 x, AnyArray3 w, nb::handle 
   const Format low_f = format_value(low, "low");
   const int threads_n = threads_value(threads);
   const std::size_t batch = x.shape(0), rows = x.shape(1), nout = w.shape(1);
-  NewMatrix<double> out = new_matrix<double>(batch * rows, nout);
+  NewMatrix<double> out = new_matrix<double>(checked_product(batch, rows, "the result"), nout);
   double* data = out.data();
   nb::gil_scoped_release release;
   cpu::parallel_for(batch, threads_n, [&](std::size_t begin, std::size_t end) {

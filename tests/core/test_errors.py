@@ -55,6 +55,21 @@ def test_empty_arrays_give_empty_or_natural_results():
     assert mpcore.dot([], [], acc="bf16") == 0.0
 
 
+def test_results_too_large_to_address_raise_instead_of_wrapping():
+    # Zero-width operands take no memory at any number of rows; their product's shape
+    # (2^66 values) must not wrap to a small allocation that the kernels then overrun.
+    tall = np.zeros((2 ** 33, 0), np.float32)
+    with pytest.raises(ValueError, match="more elements than memory can address"):
+        mpcore.matmul(tall, tall, acc="fp16")
+    with pytest.raises(ValueError, match="more elements than memory can address"):
+        mpcore.selective_linear(tall, tall, low="fp8_e4m3", high="fp16", tau=0.1)
+    tall3 = np.zeros((2 ** 22, 2 ** 22, 0), np.float32)
+    with pytest.raises(ValueError, match="more elements than memory can address"):
+        mpcore._core.matmul_batched(tall3, tall3, mpcore.MatmulOptions(acc="fp16"))
+    with pytest.raises(ValueError, match="more elements than memory can address"):
+        mpcore._core.ladder_batched(tall3, tall3, mpcore.LadderOptions(["bf16"]))
+
+
 def test_integer_inputs_are_accepted():
     assert np.array_equal(mpcore.matmul(np.ones((2, 3), int), np.ones((4, 3), int)), np.full((2, 4), 3.0))
 

@@ -69,6 +69,9 @@ int main() {
   CHECK(mpcore::cpu::validate_windows(g, 2, 5, 5, 0, 2).empty(), "a 3x3 kernel fits 5x5");
   CHECK(!mpcore::cpu::validate_windows(g, 2, 5, 5, 1, 2).empty(), "channels past C rejected");
   CHECK(!mpcore::cpu::validate_windows(g, 2, 2, 5, 0, 2).empty(), "a kernel taller than the input rejected");
+  g.padding[0] = std::size_t{1} << 31;
+  CHECK(!mpcore::cpu::validate_windows(g, 2, 5, 5, 0, 2).empty(), "padding of 2^31 rejected");
+  g.padding[0] = 0;
   g.stride[1] = 0;
   CHECK(!mpcore::cpu::validate_windows(g, 2, 5, 5, 0, 2).empty(), "stride 0 rejected");
   bool threw = false;

@@ -69,6 +69,10 @@ def test_conv_windows_reject_bad_geometry_by_name():
         w(x, (3, 3), (1, 1), (0, 0), 1, 0, 2)
     with pytest.raises(TypeError):
         w(x.astype(np.int32), (3, 3), (1, 1), (0, 0), (1, 1), 0, 2)
+    with pytest.raises(ValueError, match="padding must be a pair"):
+        w(x, (3, 3), (1, 1), (0, 2 ** 70), (1, 1), 0, 2)
+    with pytest.raises(ValueError, match="below 2\\^31"):
+        w(x, (3, 3), (1, 1), (0, 2 ** 31), (1, 1), 0, 2)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])

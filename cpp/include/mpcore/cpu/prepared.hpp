@@ -82,13 +82,13 @@ void interleave_rows(const T* const* row, std::size_t cols, T* dst, std::size_t 
 // Panel p of W: rows [p*kPanelRows, p*kPanelRows + kPanelRows) interleaved into dst
 // (n * kPanelRows values, converted to T while packing) so that the weights of term j are
 // adjacent; missing rows are zero. rows: the W row of each lane (nullptr: all of panel p in
-// order). width: the lanes written (a multiple of 4; the rest of each step's kPanelRows is
-// left as it was; live <= width), for a kernel that reads no more (a tail of outputs runs half the
-// vectors). A tile of kTile columns of every row is transposed into dst in 4 x 4 blocks, read
-// in place where a row is stored as T values, else first copied (and converted) into a
-// row-major scratch: writing dst a value at a time, kPanelRows values apart, cost a third of
-// a recompute's time (matmul_entries packs a panel per group of outputs), and the staging
-// copy of a plain row another tenth.
+// order). width: the lanes written (a multiple of 4, at least live; the rest of each step's
+// kPanelRows are left as they were), for a kernel that reads no more (a tail of outputs runs
+// half the vectors). A tile of kTile columns of every row is transposed into dst in 4 x 4
+// blocks, read in place where a row is stored as T values, else first copied (and converted)
+// into a row-major scratch: writing dst a value at a time, kPanelRows values apart, cost a
+// third of a recompute's time (matmul_entries packs a panel per group of outputs), and the
+// staging copy of a plain row another tenth.
 template <class T>
 void pack_panel(const StoredMatrix& w, std::size_t p, T* dst, const std::size_t* rows = nullptr,
                 std::size_t live = kPanelRows, std::size_t width = kPanelRows) {

@@ -31,11 +31,15 @@ struct ConvGeometry {
 // [c0, c0 + count).
 inline std::string validate_windows(const ConvGeometry& g, std::size_t channels, std::size_t height,
                                     std::size_t width, std::size_t c0, std::size_t count) {
+  constexpr std::size_t kLimit = std::size_t{1} << 31;  // keeps every position's arithmetic in range
   for (int d = 0; d < 2; ++d) {
     if (g.kernel[d] == 0) return "kernel sizes must be positive";
     if (g.stride[d] == 0) return "strides must be positive";
     if (g.dilation[d] == 0) return "dilations must be positive";
+    if (g.kernel[d] >= kLimit || g.stride[d] >= kLimit || g.padding[d] >= kLimit || g.dilation[d] >= kLimit)
+      return "kernel, stride, padding and dilation must be below 2^31";
   }
+  if (height >= kLimit || width >= kLimit) return "the input's height and width must be below 2^31";
   if (c0 > channels || count > channels - c0)
     return "channels [" + std::to_string(c0) + ", " + std::to_string(c0 + count) + ") are not within the " +
            std::to_string(channels) + " channels of x";
