@@ -110,16 +110,19 @@ class PanelCursor {
   const T* panel_ = nullptr;
 };
 
-// Rows [r0, r1) of x against panel p (outputs i0 .. i0 + lanes) on `path`.
+// Rows [r0, r1) of x against the panel of outputs i0 .. i0 + lanes on `path`: x0 holds the
+// rows one after another (n values each, row r0 first); output (r, i0 + l) goes to
+// y0[(r - r0) * ldy + l]. The outputs' stream indices are r * out + i0 + l.
 template <class T>
-void panel_rows(Path path, const T* panel, const RowMajor<T>& xs, std::size_t r0, std::size_t r1, std::size_t n,
+void panel_rows(Path path, const T* panel, const T* x0, std::size_t r0, std::size_t r1, std::size_t n,
                 std::size_t out, std::size_t i0, std::size_t lanes, const Accumulation& acc,
-                const std::vector<double>& b, double* y) {
+                const std::vector<double>& b, double* y0, std::size_t ldy) {
   constexpr std::size_t L = kLanes;
   std::uint64_t index[kLanes];
   const double* bias = b.empty() ? nullptr : &b[i0];
   for (std::size_t r = r0; r < r1; ++r) {
-    const T* xr = xs.data() + r * n;
+    const T* xr = x0 + (r - r0) * n;
+    double* yr = y0 + (r - r0) * ldy;
     for (std::size_t l = 0; l < L; ++l) index[l] = r * out + i0 + l;
 #if !defined(__CUDACC__)
     if constexpr (std::is_same_v<T, float>) {
@@ -132,7 +135,7 @@ void panel_rows(Path path, const T* panel, const RowMajor<T>& xs, std::size_t r0
         const float* rows[Rows];
         double* outs[Rows];
         for (std::size_t l = 0; l < Rows * L; ++l) index_r[l] = (r + l / L) * out + i0 + l % L;
-        for (int k = 0; k < Rows; ++k) rows[k] = xr + k * n, outs[k] = y + (r + k) * out + i0;
+        for (int k = 0; k < Rows; ++k) rows[k] = xr + k * n, outs[k] = yr + k * ldy;
         run_rows32<Rows>(rows, panel, n, acc, index_r, bias, lanes, outs);
         r += Rows - 1;
       };
@@ -152,43 +155,63 @@ void panel_rows(Path path, const T* panel, const RowMajor<T>& xs, std::size_t r0
         auto term = [&](std::size_t j) {
           return ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * L + l]), static_cast<double>(xr[j]));
         };
-        y[index[l]] = accumulate(term, n, bias ? bias + l : nullptr, acc, index[l]);
+        yr[l] = accumulate(term, n, bias ? bias + l : nullptr, acc, index[l]);
       }
     } else {
-      run_lanes<T>(path, PanelSource<T>{xr, panel}, n, acc, index, bias, lanes, y + r * out + i0);
+      run_lanes<T>(path, PanelSource<T>{xr, panel}, n, acc, index, bias, lanes, yr);
     }
   }
 }
+
+// A matmul's tasks: a panel of W and a chunk of batch rows. Each task packs its panel and
+// runs its rows while the panel is in cache (at batch 1, packing all of W first would double
+// the memory traffic); chunks keep every thread busy when W has few panels. Any partition
+// gives the same bits: every output is computed alone.
+struct PanelTasks {
+  struct Task {
+    std::size_t panel, r0, r1, i0, lanes;  // rows [r0, r1) against outputs i0 .. i0 + lanes
+  };
+  std::size_t batch, out, panels, workers, chunk, chunks;
+
+  PanelTasks(std::size_t batch_rows, std::size_t outputs, int threads)
+      : batch(batch_rows), out(outputs), panels((outputs + kLanes - 1) / kLanes),
+        workers(static_cast<std::size_t>(threads > 0 ? threads : default_threads())), chunk(batch_rows) {
+    if (panels < 4 * workers) chunk = std::max<std::size_t>(1, batch * panels / (4 * workers));
+    chunks = (batch + chunk - 1) / chunk;
+  }
+  std::size_t count() const { return panels * chunks; }
+  // parallel_for's min_grain: a thread's range covers whole panels, so each panel is packed
+  // once — unless there are fewer panels than threads, when a panel's chunks are shared out
+  // (each thread packs it once): with one panel (W of at most 32 rows) whole panels ran the
+  // matmul on one thread.
+  std::size_t grain() const { return panels >= workers ? chunks : 1; }
+  Task operator[](std::size_t task) const {
+    const std::size_t p = task / chunks, r0 = (task % chunks) * chunk, i0 = p * kLanes;
+    return {p, r0, std::min(batch, r0 + chunk), i0, out - i0 < kLanes ? out - i0 : kLanes};
+  }
+};
 
 // packed: W's panels packed earlier (a PreparedLinear's), or nullptr (each task packs its own).
 template <class T>
 void matmul_typed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatrix& bias, double* y,
                   const MatmulOptions& o, const Path* force_path, const PackedPanels* packed) {
-  const std::size_t batch = x.rows, out = w.rows, n = w.cols, L = kLanes;
+  const std::size_t batch = x.rows, out = w.rows, n = w.cols;
   const Accumulation acc = make_accumulation(o);
   const Path chosen = usable_path<T>(force_path ? *force_path : choose_path<T>(o), o);
   const RowMajor<T> xs(x);
   const std::vector<double> b = bias_values(bias);
 
-  // Tasks: a panel of W and a chunk of batch rows. Each task packs its panel and runs its
-  // rows while the panel is in cache (at batch 1, packing all of W first would double
-  // the memory traffic); chunks keep every thread busy when W has few panels. Any
-  // partition gives the same bits: every output is computed alone.
-  const std::size_t npanels = (out + L - 1) / L;
-  const std::size_t workers = static_cast<std::size_t>(o.threads > 0 ? o.threads : default_threads());
-  std::size_t chunk = batch;
-  if (npanels < 4 * workers) chunk = std::max<std::size_t>(1, batch * npanels / (4 * workers));
-  const std::size_t chunks = (batch + chunk - 1) / chunk;
   const XDigest x_bits = x_digest(xs, chosen);  // the binary32 container is chosen per panel
-  parallel_for(npanels * chunks, o.threads, [&](std::size_t begin, std::size_t end) {
+  const PanelTasks tasks(batch, out, o.threads);
+  parallel_for(tasks.count(), o.threads, [&](std::size_t begin, std::size_t end) {
     PanelCursor<T> cursor(w, packed, chosen, x_bits);
     for (std::size_t task = begin; task < end; ++task) {
-      const std::size_t p = task / chunks, r0 = (task % chunks) * chunk, r1 = std::min(batch, r0 + chunk);
-      const std::size_t i0 = p * L, lanes = out - i0 < L ? out - i0 : L;
-      const T* panel = cursor.move_to(p);
-      panel_rows(cursor.path(), panel, xs, r0, r1, n, out, i0, lanes, acc, b, y);
+      const PanelTasks::Task t = tasks[task];
+      const T* panel = cursor.move_to(t.panel);
+      panel_rows(cursor.path(), panel, xs.data() + t.r0 * n, t.r0, t.r1, n, out, t.i0, t.lanes, acc, b,
+                 y + t.r0 * out + t.i0, out);
     }
-  }, chunks);  // a range covers whole panels: each packs its panel once
+  }, tasks.grain());
 }
 
 template <class T>
