@@ -104,6 +104,29 @@ static NewMatrix<T> conv_windows(nb::ndarray<const T, nb::ndim<4>, nb::c_contig,
   return out;
 }
 
+// A convolution's group into channels [o0, o0 + out_g) of y (N, C_out, H_out * W_out), x and y
+// of one dtype (cpu::conv_matmul: the bits of matmul(conv_windows(x), layer) then the dtype).
+template <class T>
+static void conv_matmul(nb::ndarray<const T, nb::ndim<4>, nb::c_contig, nb::device::cpu> x, nb::object layer,
+                        nb::handle kernel, nb::handle stride, nb::handle padding, nb::handle dilation, std::size_t c0,
+                        std::size_t count, const MatmulOptions& o,
+                        nb::ndarray<T, nb::ndim<3>, nb::c_contig, nb::device::cpu> y, std::size_t o0) {
+  cpu::ConvGeometry g;
+  pair_value(kernel, "kernel", g.kernel);
+  pair_value(stride, "stride", g.stride);
+  pair_value(padding, "padding", g.padding);
+  pair_value(dilation, "dilation", g.dilation);
+  const cpu::PreparedLinear w = layer_of(layer, std::nullopt, std::nullopt, std::nullopt);
+  const std::size_t n = x.shape(0), c = x.shape(1), h = x.shape(2), wd = x.shape(3);
+  const std::string bad = cpu::validate_windows(g, c, h, wd, c0, count);
+  if (!bad.empty()) throw std::invalid_argument(bad);
+  if (y.shape(0) != n || y.shape(2) != g.out_size(h, 0) * g.out_size(wd, 1))
+    throw std::invalid_argument("y must have shape (N, C_out, H_out * W_out) = (" + std::to_string(n) + ", C_out, " +
+                                std::to_string(g.out_size(h, 0) * g.out_size(wd, 1)) + ")");
+  nb::gil_scoped_release release;
+  cpu::conv_matmul(x.data(), n, c, h, wd, g, c0, count, w, o, y.data(), y.shape(1), o0);
+}
+
 void bind_ops(nb::module_& m) {
   m.def(
       "round",
@@ -157,6 +180,16 @@ void bind_ops(nb::module_& m) {
   m.def("conv_windows", &conv_windows<double>, nb::arg("x").noconvert(), nb::arg("kernel"), nb::arg("stride"),
         nb::arg("padding"), nb::arg("dilation"), nb::arg("c0"), nb::arg("count"),
         nb::arg("threads").none() = nb::none(), windows_doc);
+  const char* conv_doc =
+      "Channels [o0, o0 + out_g) of y (N, C_out, H_out * W_out; C-contiguous, x's dtype) := the convolution of "
+      "channels [c0, c0 + count) of x with layer (a PreparedLinear or an (out_g, count * kh * kw) array): the bits "
+      "of matmul(conv_windows(x, ...), layer, options) at row n * H_out * W_out + p, converted to y's dtype once.";
+  m.def("conv_matmul", &conv_matmul<float>, nb::arg("x").noconvert(), nb::arg("layer"), nb::arg("kernel"),
+        nb::arg("stride"), nb::arg("padding"), nb::arg("dilation"), nb::arg("c0"), nb::arg("count"), nb::arg("options"),
+        nb::arg("y").noconvert(), nb::arg("o0"), conv_doc);
+  m.def("conv_matmul", &conv_matmul<double>, nb::arg("x").noconvert(), nb::arg("layer"), nb::arg("kernel"),
+        nb::arg("stride"), nb::arg("padding"), nb::arg("dilation"), nb::arg("c0"), nb::arg("count"), nb::arg("options"),
+        nb::arg("y").noconvert(), nb::arg("o0"), conv_doc);
   m.def("default_threads", &cpu::default_threads, "Threads used when threads=0.");
   m.attr("MAX_SR_BITS") = kMaxStochasticBits;
 }

@@ -75,6 +75,50 @@ def test_conv_windows_reject_bad_geometry_by_name():
         w(x, (3, 3), (1, 1), (0, 2 ** 31), (1, 1), 0, 2)
 
 
+@pytest.mark.parametrize("stored", [False, True])
+@pytest.mark.parametrize("kernel", [(2, 3), (1, 9)])  # a width the windows know when compiled, one they do not
+def test_conv_matmul_writes_the_windows_matmul_into_its_channels(stored, kernel):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 4, 6, 11)).astype(np.float32)
+    w = (rng.standard_normal((3, 2 * kernel[0] * kernel[1])) * 0.3).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    if stored:  # values of the format: the binary32 lanes, digested from the image
+        x, w, b = (a.astype(np.float16).astype(np.float32) for a in (x, w, b))
+    geometry = (kernel, (1, 2), (1, 4), (2, 1))
+    options = mpcore.MatmulOptions(acc="fp16", rounding="sr", seed=5, threads=2)
+    windows = mpcore._core.conv_windows(x, *geometry, 2, 2)
+    want = mpcore.matmul(windows, w, b, options=options).astype(np.float32)
+    y = np.full((2, 7, want.shape[0] // 2), -1.0, dtype=np.float32)
+    mpcore._core.conv_matmul(x, mpcore.PreparedLinear(w, b)._prepared, *geometry, 2, 2, options, y, 3)
+    _same(y[:, 3:6].transpose(0, 2, 1).reshape(-1, 3), want)
+    assert (y[:, :3] == -1).all() and (y[:, 6:] == -1).all()  # the other channels untouched
+    y2 = np.full_like(y, -1.0)
+    mpcore._core.conv_matmul(x, w, *geometry, 2, 2, options, y2, 3)  # W as an array: no bias
+    _same(y2[:, 3:6].transpose(0, 2, 1).reshape(-1, 3),
+          mpcore.matmul(windows, w, options=options).astype(np.float32))
+
+
+def test_conv_matmul_rejects_bad_arguments_by_name():
+    x, w = np.zeros((1, 2, 5, 5), dtype=np.float32), np.zeros((3, 18), dtype=np.float32)
+    geometry, options = ((3, 3), (1, 1), (0, 0), (1, 1)), mpcore.MatmulOptions(acc="fp16")
+    run = mpcore._core.conv_matmul
+    run(x, w, *geometry, 0, 2, options, np.zeros((1, 3, 9), np.float32), 0)
+    with pytest.raises(ValueError, match="y must have shape"):
+        run(x, w, *geometry, 0, 2, options, np.zeros((1, 3, 8), np.float32), 0)
+    with pytest.raises(ValueError, match="output channels"):
+        run(x, w, *geometry, 0, 2, options, np.zeros((1, 4, 9), np.float32), 2)
+    with pytest.raises(ValueError, match="features"):
+        run(x, w, *geometry, 0, 1, options, np.zeros((1, 3, 9), np.float32), 0)
+    with pytest.raises(ValueError, match="channels"):
+        run(x, w, *geometry, 1, 2, options, np.zeros((1, 3, 9), np.float32), 0)
+    with pytest.raises(TypeError):  # y of another dtype than x
+        run(x, w, *geometry, 0, 2, options, np.zeros((1, 3, 9), np.float64), 0)
+    read_only = np.zeros((1, 3, 9), np.float32)
+    read_only.flags.writeable = False
+    with pytest.raises(TypeError):
+        run(x, w, *geometry, 0, 2, options, read_only, 0)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_conv2d_in_float32_is_the_unfold_matmul_rounded_once(dtype):
     torch.manual_seed(2)

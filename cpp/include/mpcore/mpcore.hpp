@@ -14,6 +14,7 @@
 #include "cpu/round_array.hpp"
 #include "cpu/ladder.hpp"
 #include "cpu/windows.hpp"
+#include "cpu/conv.hpp"
 #include "numerics/format.hpp"
 #include "matrix.hpp"
 #include "names.hpp"

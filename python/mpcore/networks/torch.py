@@ -27,12 +27,13 @@ Attention (``nn.MultiheadAttention`` and the functional
 from __future__ import annotations
 
 import copy
+import time
 from typing import Dict, List, Optional, Sequence, Union
 
 from .. import _core
 from ..layer import PreparedLinear
 from .policy import Ladder, Policy, Uniform
-from .simulated import KAPPA_EDGES, _as_numpy, _mpcore_threads, _products, _Stats, _torch
+from .simulated import KAPPA_EDGES, _as_numpy, _mpcore_threads, _products, _record, _Stats, _torch
 from .torch_attention import _AttentionMode, _make_attention
 
 __all__ = ["convert", "report"]
@@ -121,6 +122,14 @@ def _make_module(original, policy: Policy, name: str, activation: str = "identit
                 y = torch.empty(n, m.out_channels, count, dtype=dtype)
                 per_out = m.out_channels // m.groups
                 for k, layer in enumerate(self._groups):
+                    if isinstance(self.policy, Uniform):
+                        # The same bits without the windows matrix: built a block at a time in
+                        # C++, outputs written in place (float64 -> dtype rounded once).
+                        t0 = time.perf_counter()
+                        _core.conv_matmul(xa, layer._prepared, kernel, stride, padding, dilation, k * per_c, per_c,
+                                          self.policy.layer_options(), y.numpy(), k * per_out)
+                        _record(self.stats, self.policy, 1, n * count, layer.shape[1], per_out, None, None, t0=t0)
+                        continue
                     xs = _core.conv_windows(xa, kernel, stride, padding, dilation, k * per_c, per_c)
                     z = _products(xs, layer, self.policy, self.stats, self.activation, self.alpha)
                     # float64 -> dtype rounds once, to nearest even, as .to(dtype) would
