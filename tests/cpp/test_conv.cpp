@@ -22,8 +22,9 @@ static bool same_bits(T a, T b) {
 }
 
 template <class S, class Out>
-static void check_conv(const ConvGeometry& g, bool stored, Rounding mode, Order order, int threads, bool prepared) {
-  const std::size_t n = 3, c = 4, h = 7, w = 6, groups = 2, per_c = c / groups, per_out = 5, y_channels = 12,
+static void check_conv(const ConvGeometry& g, bool stored, Rounding mode, Order order, int threads, bool prepared,
+                       std::size_t c = 4, std::size_t h = 7, std::size_t w = 6) {
+  const std::size_t n = 3, groups = 2, per_c = c / groups, per_out = 5, y_channels = 12,
                     o_first = 1;  // y's channels [1, 11) are the groups'; 0 and 11 must stay as they are
   const Format acc = formats::fp16;
   std::mt19937_64 gen(static_cast<std::uint64_t>(g.kernel[0] * 97 + g.stride[1] * 13 + g.padding[0] * 5 + threads));
@@ -97,6 +98,14 @@ int main() {
                 check_conv<float, double>(g, true, mode, order, threads, prepared);
               }
         }
+  // Windows of 1,152 values: blocks of fewer rows (56 in binary32, 28 in binary64) than the
+  // 147 rows of a group.
+  ConvGeometry wide;
+  wide.kernel[0] = wide.kernel[1] = 3;
+  for (int threads : {1, 3}) {
+    check_conv<float, float>(wide, true, Rounding::Stochastic, Order::Sequential, threads, true, 256, 9, 9);
+    check_conv<double, double>(wide, false, Rounding::NearestEven, Order::Pairwise, threads, false, 256, 9, 9);
+  }
   // Errors: a bad geometry, W of the wrong width, output channels past y's.
   ConvGeometry g;
   g.kernel[0] = g.kernel[1] = 3;

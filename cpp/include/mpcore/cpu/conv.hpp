@@ -43,36 +43,39 @@ XDigest image_digest(const ConvImage<S>& im, Path chosen) {
 template <class T, class S, class Out>
 void conv_typed(const ConvImage<S>& im, const ConvGeometry& g, const PreparedLinear& layer, const MatmulOptions& o,
                 Out* y, std::size_t y_channels, std::size_t o0) {
-  constexpr std::size_t kBlock = 64;  // windows built at once: 64 x n values stay in cache
+  // Windows built at once: up to 64 rows, fewer where a row is long, so that a block stays
+  // in the core's cache (256 KB) while the panel runs it.
+  constexpr std::size_t kBlock = 64;
   const std::size_t wo_n = g.out_size(im.width, 1), positions = g.out_size(im.height, 0) * wo_n;
   const std::size_t rows = im.batch * positions, out = layer.rows(), n = layer.w().cols;
+  const std::size_t block = std::clamp<std::size_t>((std::size_t{1} << 18) / (n * sizeof(T) + 1), 4, kBlock);
   const Accumulation acc = make_accumulation(o);
   const Path chosen = usable_path<T>(choose_path<T>(o), o);
   const std::vector<double> b = bias_values(layer.bias());
   const XDigest x_bits = image_digest(im, chosen);
   const PanelTasks tasks(rows, out, o.threads);
   with_kernel_width(g.kernel[1], [&](auto kw) {
-  parallel_for(tasks.count(), o.threads, [&](std::size_t begin, std::size_t end) {
-    PanelCursor<T> cursor(layer.w(), layer.panels(), chosen, x_bits);
-    std::vector<T> windows(kBlock * n);
-    std::vector<double> z(kBlock * kLanes);
-    std::size_t at[kBlock];  // where row r0 + k's outputs start in y (its first channel)
-    for (std::size_t task = begin; task < end; ++task) {
-      const PanelTasks::Task t = tasks[task];
-      const T* panel = cursor.move_to(t.panel);
-      for (std::size_t r0 = t.r0; r0 < t.r1; r0 += kBlock) {
-        const std::size_t r1 = std::min(t.r1, r0 + kBlock);
-        for (std::size_t r = r0; r < r1; ++r) {
-          const std::size_t sample = r / positions, p = r % positions;
-          window_row<kw>(im, g, sample, p / wo_n, p % wo_n, windows.data() + (r - r0) * n);
-          at[r - r0] = (sample * y_channels + o0 + t.i0) * positions + p;
+    parallel_for(tasks.count(), o.threads, [&](std::size_t begin, std::size_t end) {
+      PanelCursor<T> cursor(layer.w(), layer.panels(), chosen, x_bits);
+      std::vector<T> windows(block * n);
+      std::vector<double> z(block * kLanes);
+      std::size_t at[kBlock];  // where row r0 + k's first output lies in y
+      for (std::size_t task = begin; task < end; ++task) {
+        const PanelTasks::Task t = tasks[task];
+        const T* panel = cursor.move_to(t.panel);
+        for (std::size_t r0 = t.r0; r0 < t.r1; r0 += block) {
+          const std::size_t r1 = std::min(t.r1, r0 + block);
+          for (std::size_t r = r0; r < r1; ++r) {
+            const std::size_t sample = r / positions, p = r % positions;
+            window_row<kw>(im, g, sample, p / wo_n, p % wo_n, windows.data() + (r - r0) * n);
+            at[r - r0] = (sample * y_channels + o0 + t.i0) * positions + p;
+          }
+          panel_rows(cursor.path(), panel, windows.data(), r0, r1, n, out, t.i0, t.lanes, acc, b, z.data(), kLanes);
+          for (std::size_t l = 0; l < t.lanes; ++l)  // y[sample, o0 + i0 + l, p]
+            for (std::size_t k = 0; k < r1 - r0; ++k) y[at[k] + l * positions] = static_cast<Out>(z[k * kLanes + l]);
         }
-        panel_rows(cursor.path(), panel, windows.data(), r0, r1, n, out, t.i0, t.lanes, acc, b, z.data(), kLanes);
-        for (std::size_t l = 0; l < t.lanes; ++l)  // no division per output: it cost 2 % of the layer
-          for (std::size_t k = 0; k < r1 - r0; ++k) y[at[k] + l * positions] = static_cast<Out>(z[k * kLanes + l]);
       }
-    }
-  }, tasks.grain());
+    }, tasks.grain());
   });
 }
 
