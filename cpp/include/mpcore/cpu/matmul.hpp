@@ -180,10 +180,10 @@ struct PanelTasks {
     chunks = (batch + chunk - 1) / chunk;
   }
   std::size_t count() const { return panels * chunks; }
-  // parallel_for's min_grain: a thread's range covers whole panels, so each panel is packed
-  // once — unless there are fewer panels than threads, when a panel's chunks are shared out
-  // (each thread packs it once): with one panel (W of at most 32 rows) whole panels ran the
-  // matmul on one thread.
+  // parallel_for's min_grain: a range covers whole panels, so each panel is packed once —
+  // unless there are fewer panels than threads: then every task is a range and packs its
+  // panel again (32 x n copies against at least 32 x n rounded additions of its rows); with
+  // one panel (W of at most 32 rows) whole panels ran the matmul on one thread.
   std::size_t grain() const { return panels >= workers ? chunks : 1; }
   Task operator[](std::size_t task) const {
     const std::size_t p = task / chunks, r0 = (task % chunks) * chunk, i0 = p * kLanes;
