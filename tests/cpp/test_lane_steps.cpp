@@ -323,6 +323,7 @@ static void sr_decision_at_its_boundary() {
         const std::vector<double> zeros(p.size(), 0.0);
         using Sub = std::integral_constant<simd::SrStep, simd::SrStep::Subnormal>;
         using Tiny = std::integral_constant<simd::SrStep, simd::SrStep::Tiny>;
+        using Offset = std::integral_constant<simd::SrStep, simd::SrStep::Offset>;
         if (grid.sr_subnormal_usable) {
           sr_boundaries(nf.name, R, zeros, p, "binary32 subnormal step, leaves", binary32(Sub{}, std::true_type{}),
                         0.4);  // fp4's leaves lie below 2q about half the time
@@ -336,6 +337,24 @@ static void sr_decision_at_its_boundary() {
               for (double sign : {1.0, -1.0})
                 if (fits(-k * q / 8 + tiny, 23)) s3.push_back(sign * q), p3.push_back(sign * (-k * q / 8 + tiny));
           sr_boundaries(nf.name, R, s3, p3, "binary32 tiny step", binary32(Tiny{}, std::false_type{}));
+          if (grid.sr_offset_usable)
+            sr_boundaries(nf.name, R, s3, p3, "binary32 offset step below 2q", binary32(Offset{}, std::false_type{}),
+                          0.85);
+        }
+        if (grid.sr_offset_usable) {
+          // The normal step with the range below 2^emin moved up by 2^emin: every sum (marking
+          // only |hi| + 2^emin inexact in binary32, and hi = 2^emin with lo below it), and the
+          // sums below 2^emin, nearly all of which it must decide itself.
+          // (fp4's random 23-bit terms below 2^emin are often inexact there: 0.85.)
+          sr_boundaries(nf.name, R, s, p, "binary32 offset step", binary32(Offset{}, std::false_type{}), 0.85);
+          sr_boundaries(nf.name, R, zeros, p, "binary32 offset step, leaves", binary32(Offset{}, std::true_type{}),
+                        0.85);
+          std::vector<double> sb, pb;
+          for (std::size_t k = 0; k < s.size(); ++k)
+            if (std::fabs(s[k] + p[k]) < std::ldexp(1.0, nf.format.emin)) sb.push_back(s[k]), pb.push_back(p[k]);
+          CHECK(sb.size() > 100, "%s: only %zu sums below 2^emin", nf.name, sb.size());
+          sr_boundaries(nf.name, R, sb, pb, "binary32 offset step below 2^emin", binary32(Offset{}, std::false_type{}),
+                        0.9);
         }
         if (grid.sr_normal_usable) {
           std::vector<double> sn, pn;  // the normal step's range: sums of at least 2^emin

@@ -88,9 +88,10 @@ inline bool supports_float32(const Rounder& R) {
 }
 
 // Stochastic rounding's vector steps in the binary32 lanes, cheapest first: `Normal` decides
-// the lanes in the format's normal range, `Subnormal` also those down to 2q, `Tiny` also those
-// below, `Any` every lane (a widened comparison).
-enum class SrStep : int { Normal = 0, Subnormal = 1, Tiny = 2, Any = 3 };
+// the lanes in the format's normal range, `Offset` also those below 2^emin (moved up by 2^emin
+// into the lowest normal binade, whose spacing is q too), `Subnormal` those down to 2q,
+// `Tiny` also those below, `Any` every lane (a widened comparison).
+enum class SrStep : int { Normal = 0, Offset = 1, Subnormal = 2, Tiny = 3, Any = 4 };
 
 // The modes the binary32 kernel implements (all but rounding downward).
 template <class F>
@@ -116,12 +117,15 @@ struct Float32Grid {
   //   normal:    0 <= k = nbits - spacing <= 23; marks m in [1, normal_m_min), below the
   //              format's normal range (or where the scale 2^(field - 24 - k) leaves
   //              binary32's normal range);
+  //   offset:    the normal step, where it decides the binade [2^emin, 2^(emin+1)) (the
+  //              scale's limit lies below); marks the lanes whose |hi| + 2^emin is inexact
+  //              in binary32 (sr_offset_bits: 2^emin's bits);
   //   subnormal: also nbits >= 23 (k >= 0 at every spacing up to 2^23); marks m in
   //              [1, subnormal_m_min): below 2q (and where the scale leaves the range);
   //   tiny:      the subnormal step, deciding below 2q apart; marks m in [mark_lo, mark_hi),
   //              where the scale leaves the range (bf16-like formats far below 2^-100;
   //              usually empty).
-  bool sr_normal_usable, sr_subnormal_usable;
+  bool sr_normal_usable, sr_offset_usable, sr_subnormal_usable;
   std::uint32_t sr_normal_m_min, sr_subnormal_m_min, sr_tiny_mark_lo, sr_tiny_mark_hi;
   float sr_tiny_scale[2];        // their product: 2^nbits / q, each factor a binary32 number
   float sr_two_nbits_f;          // 2^nbits
@@ -131,6 +135,7 @@ struct Float32Grid {
   std::uint32_t sr_scale_offset;  // (24 + k) << 23
   std::int32_t sr_max_base;       // max_bits - sr_half_unit: the next grid point passes max_finite
   float sr_two_k;                 // 2^k
+  std::int32_t sr_offset_bits;    // 2^emin
 };
 
 inline Float32Grid float32_grid(const Rounder& R) {
@@ -165,6 +170,8 @@ inline Float32Grid float32_grid(const Rounder& R) {
   const bool subnormal_scale_ok = grid.emin_field + grid.spacing - grid.nbits - 24 >= 1;
   const int tiny_field = std::max(0, grid.emin_field - 23 + grid.spacing);  // spacing_in_m's tiny below it
   grid.sr_normal_m_min = static_cast<std::uint32_t>(std::max(grid.emin_field, scale_field)) << 24;
+  grid.sr_offset_usable = grid.sr_normal_usable && grid.emin_field >= scale_field;
+  grid.sr_offset_bits = grid.emin_field << 23;
   grid.sr_tiny_mark_lo = static_cast<std::uint32_t>(tiny_field) << 24;
   grid.sr_tiny_mark_hi = subnormal_scale_ok ? grid.sr_tiny_mark_lo : grid.sr_normal_m_min;
   grid.sr_subnormal_m_min = std::max(grid.sr_tiny_mark_hi, std::uint32_t{1} << 24);

@@ -64,13 +64,14 @@ __attribute__((always_inline)) inline bool any_lane(const Mask& mask) {
 }
 
 // Which of stochastic rounding's binary32 steps (grids.hpp's SrStep) a call runs first: the
-// cheapest usable one, and the next where the first needed a later step in most of the
+// cheapest usable one, and the next where the first needed a later step in enough of the
 // call's chunks (sums that keep returning near zero, in a format with a wide subnormal
-// range), since a rerun costs about a step of the later one. Where a thread's last call on
-// the same grid went as far as the tiny or the widened step, the next starts one step below
-// where it settled (fp8_e4m3: sums below 2q all the time), so escalating costs one step, not
-// two or three. Any order of steps gives the same bits: each decides its lanes exactly or
-// leaves them to the next.
+// range), since a rerun costs a chunk of the later step: past a quarter of the chunks for the
+// offset step (about a tenth dearer than the normal one), past half for the others. A thread's
+// next call on the same grid starts where its last one settled if that was the offset step,
+// one step below if it went as far as the tiny or the widened step (so escalating costs one
+// step, not two or three). Any order of steps gives the same bits: each decides its lanes
+// exactly or leaves them to the next.
 struct SrSteps {
   struct Memory {
     std::uint64_t grid = ~std::uint64_t{0};
@@ -80,25 +81,33 @@ struct SrSteps {
     static thread_local Memory m;
     return m;
   }
+  static constexpr int kNormal = 0, kOffset = 1, kSubnormal = 2, kTiny = 3, kAny = 4;
   int first, steps = 0, reruns = 0;
   std::uint64_t id;
   explicit SrSteps(const Float32Grid& grid)
-      : first(grid.sr_normal_usable ? 0 : grid.sr_subnormal_usable ? 1 : 3),
+      : first(grid.sr_normal_usable ? kNormal : grid.sr_subnormal_usable ? kSubnormal : kAny),
         id(static_cast<std::uint64_t>(grid.emin_field) << 40 | static_cast<std::uint64_t>(grid.spacing) << 32 |
            static_cast<std::uint64_t>(grid.nbits) << 24 | static_cast<std::uint64_t>(grid.max_bits >> 8)) {
     const Memory& m = memory();
-    if (m.grid == id && m.settled >= 2 && grid.sr_subnormal_usable) first = std::max(first, m.settled - 1);
+    if (m.grid != id) return;
+    if (m.settled == kOffset) first = kOffset;
+    else if (m.settled >= kTiny && grid.sr_subnormal_usable) first = std::max(first, m.settled - 1);
   }
   ~SrSteps() {
     Memory& m = memory();
     m.grid = id;
     m.settled = first;
   }
-  // The next step after `step`, skipping the unusable (all are usable from 1 on if 1 is).
-  static int next(int step, const Float32Grid& grid) { return step < 2 && grid.sr_subnormal_usable ? step + 1 : 3; }
+  // The next usable step after `step` (the subnormal step's usable implies the tiny step's).
+  static int next(int step, const Float32Grid& grid) {
+    if (step == kNormal && grid.sr_offset_usable) return kOffset;
+    if (step < kSubnormal) return grid.sr_subnormal_usable ? kSubnormal : kAny;
+    return step == kSubnormal ? kTiny : kAny;
+  }
   void record(bool rerun, const Float32Grid& grid) {
     reruns += rerun;
-    if (++steps >= 4 && 2 * reruns > steps && first < 3) {
+    const int share = next(first, grid) == kOffset ? 4 : 2;  // escalate past 1/4 or 1/2 of the chunks
+    if (++steps >= 4 && share * reruns > steps && first < kAny) {
       first = next(first, grid);
       steps = reruns = 0;
     }
@@ -111,11 +120,12 @@ template <class Run, class Any>
 __attribute__((always_inline)) inline void run_sr_steps(SrSteps& s, const Float32Grid& grid, Run&& run, Any&& any) {
   int step = s.first;
   for (;;) {
-    if (step == 0) run(std::integral_constant<SrStep, SrStep::Normal>{});
-    else if (step == 1) run(std::integral_constant<SrStep, SrStep::Subnormal>{});
-    else if (step == 2) run(std::integral_constant<SrStep, SrStep::Tiny>{});
+    if (step == SrSteps::kNormal) run(std::integral_constant<SrStep, SrStep::Normal>{});
+    else if (step == SrSteps::kOffset) run(std::integral_constant<SrStep, SrStep::Offset>{});
+    else if (step == SrSteps::kSubnormal) run(std::integral_constant<SrStep, SrStep::Subnormal>{});
+    else if (step == SrSteps::kTiny) run(std::integral_constant<SrStep, SrStep::Tiny>{});
     else run(std::integral_constant<SrStep, SrStep::Any>{});
-    if (step == 3 || !any()) break;
+    if (step == SrSteps::kAny || !any()) break;
     step = s.next(step, grid);
   }
   s.record(step != s.first, grid);

@@ -17,7 +17,8 @@
 //     per binade below 2^emin (decision-inl.hpp decides); below 2q (q the smallest
 //     subnormal) compares decide;
 //   - stochastic: the truncation and the next grid point come from m, the decision from
-//     rem and lo by integer arithmetic (stochastic_step32), or, for a chunk with a lane
+//     rem and lo by integer arithmetic (stochastic_step32; below 2^emin after moving the
+//     exact value up by 2^emin, stochastic_step32_offset), or, for a chunk with a lane
 //     those steps leave, an exact binary64 comparison (stochastic_step32_widened).
 // Overflow and non-finite sums are marked and the chunk is redone exactly (in binary64).
 // Rounding downward (the sign rule of an exact zero) stays on the binary64 kernel.
@@ -66,7 +67,7 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
   typedef typename V32<W>::f vf;
   typedef typename V32<W>::u vu;
   typedef typename V32<W>::i vi;
-  static_assert(Step != SrStep::Any, "the widened comparison decides the rest");
+  static_assert(Step != SrStep::Any && Step != SrStep::Offset, "the widened comparison decides the rest");
   constexpr bool Subnormal = Step != SrStep::Normal, Tiny = Step == SrStep::Tiny;
   if constexpr (Tiny)
     special |= (vi)(m - grid.sr_tiny_mark_lo < grid.sr_tiny_mark_hi - grid.sr_tiny_mark_lo);
@@ -130,6 +131,33 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
   return tiny ? small : magnitude;
 }
 
+// Stochastic rounding below 2^emin by the normal step (SrStep::Offset): below 2^emin the
+// format's grid has spacing q, as the binade [2^emin, 2^(emin+1)) has, and 2^emin is a point
+// of both, so |exact| + 2^emin lies at the same fraction of its spacing as |exact| does:
+// rounding it with the same random bits and taking 2^emin off again (exact: both are
+// multiples of q, the difference at most 2^emin) gives the bits of rounding |exact|.
+// |hi| + 2^emin is taken in binary32; where that is exact (marked otherwise: |hi| with bits
+// below 2^(emin - 23)), |exact| + 2^emin = (|hi| + 2^emin) + lo_rel with
+// |lo| <= ulp(hi) / 2 <= ulp(|hi| + 2^emin) / 2 and lo's side unchanged, all the normal step
+// asks of its hi and lo. Lanes from 2^emin up are not moved (x - 0 = x). Usable where the
+// normal step decides that binade (grid.sr_offset_usable). Returns the magnitude bits.
+template <int W, bool Exact>
+__attribute__((always_inline)) inline typename V32<W>::u stochastic_step32_offset(
+    const typename V32<W>::f& lo, const typename V32<W>::u& hb, const typename V32<W>::i& side,
+    const Float32Grid& grid, const typename V32<W>::u& rnd, typename V32<W>::i& special) {
+  typedef typename V32<W>::f vf;
+  typedef typename V32<W>::u vu;
+  typedef typename V32<W>::i vi;
+  const vu magnitude_bits = hb & 0x7fffffffu;
+  const vi below = (vi)magnitude_bits < grid.sr_offset_bits;
+  const vf offset = (vf)(below & grid.sr_offset_bits);
+  const vf moved = (vf)magnitude_bits + offset;
+  special |= below & (vi)(moved - offset != (vf)magnitude_bits);  // the sum was rounded
+  const vu m = ((vu)moved << 1) + (vu)side;
+  const vu rounded = stochastic_step32<W, SrStep::Normal, Exact>(lo, hb, m, side, grid, rnd, special);
+  return (vu)((vf)rounded - offset);
+}
+
 // Stochastic rounding in every lane (SrStep::Any: what the integer steps leave, and grids
 // where they are not usable): up with probability (|exact| - base) / spacing, resolved to
 // nbits random bits as
@@ -185,7 +213,7 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32_widen
 // whose result the exact binary64 path must give instead (overflow, non-finite).
 // Exact: the caller knows a + b is exact in binary32 (a leaf 0 + p), so lo = 0.
 // Step (stochastic rounding only): which decision (grids.hpp's SrStep, usable for the grid);
-// Normal and Subnormal also mark the lanes they cannot decide, which the caller redoes with
+// the steps before Any also mark the lanes they cannot decide, which the caller redoes with
 // a later step first (the exact scalar step only for what Any marks).
 // Vectors go by reference: by value they would change the ABI across target boundaries.
 // rnd: the random bits (stochastic rounding only).
@@ -216,7 +244,9 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   const vu m = (hb << 1) + (vu)side;
   vu magnitude;
   if constexpr (Mode == Rounding::Stochastic) {
-    if constexpr (Step != SrStep::Any) {
+    if constexpr (Step == SrStep::Offset) {
+      magnitude = stochastic_step32_offset<W, Exact>(lo, hb, side, grid, rnd, special);
+    } else if constexpr (Step != SrStep::Any) {
       magnitude = stochastic_step32<W, Step, Exact>(lo, hb, m, side, grid, rnd, special);
     } else {
       vi tiny;
