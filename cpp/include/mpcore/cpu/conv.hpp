@@ -23,23 +23,6 @@ namespace mpcore::cpu {
 
 namespace detail {
 
-// What the binary32 lanes need to know of the windows: the digest of the group's channels
-// of every sample (a window holds those values and zeros, which are always exact).
-template <class S>
-XDigest image_digest(const ConvImage<S>& im, Path chosen) {
-  XDigest d;
-#if !defined(__CUDACC__)
-  if constexpr (std::is_same_v<S, float>) {
-    d.binary32 = chosen == Path::Lanes32;
-    const std::size_t slab = im.count * im.height * im.width;
-    for (std::size_t n = 0; d.binary32 && n < im.batch; ++n)
-      d.digest = merged(d.digest, digest(im.x + (n * im.channels + im.c0) * im.height * im.width, slab));
-  }
-#endif
-  (void)im, (void)chosen;
-  return d;
-}
-
 template <class T, class S, class Out>
 void conv_typed(const ConvImage<S>& im, const ConvGeometry& g, const PreparedLinear& layer, const MatmulOptions& o,
                 Out* y, std::size_t y_channels, std::size_t o0) {
@@ -52,7 +35,12 @@ void conv_typed(const ConvImage<S>& im, const ConvGeometry& g, const PreparedLin
   const Accumulation acc = make_accumulation(o);
   const Path chosen = usable_path<T>(choose_path<T>(o), o);
   const std::vector<double> b = bias_values(layer.bias());
-  const XDigest x_bits = image_digest(im, chosen);
+  // What the binary32 lanes need to know of the windows: the digest of the group's channels
+  // of every sample (a window holds those values and zeros, which are always exact).
+  const XDigest x_bits = x_digest<S>(chosen, [&](auto&& add) {
+    const std::size_t slab = im.count * im.height * im.width;
+    for (std::size_t n = 0; n < im.batch; ++n) add(im.x + (n * im.channels + im.c0) * im.height * im.width, slab);
+  });
   const PanelTasks tasks(rows, out, o.threads);
   with_kernel_width(g.kernel[1], [&](auto kw) {
     parallel_for(tasks.count(), o.threads, [&](std::size_t begin, std::size_t end) {

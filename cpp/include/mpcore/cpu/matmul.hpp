@@ -50,16 +50,19 @@ struct XDigest {
 #endif
 };
 
-template <class T>
-XDigest x_digest(const RowMajor<T>& xs, Path chosen) {
+// slabs(add): calls add(values, count) for each stretch of x's values (a matmul's x, or a
+// convolution image's channels of each sample), binary32 values only.
+template <class T, class Slabs>
+XDigest x_digest(Path chosen, Slabs&& slabs) {
   XDigest d;
 #if !defined(__CUDACC__)
   if constexpr (std::is_same_v<T, float>) {
     d.binary32 = chosen == Path::Lanes32;
-    if (d.binary32) d.digest = digest(xs.data(), xs.size());
+    if (d.binary32)
+      slabs([&](const float* values, std::size_t count) { d.digest = merged(d.digest, digest(values, count)); });
   }
 #endif
-  (void)xs, (void)chosen;
+  (void)chosen, (void)slabs;
   return d;
 }
 
@@ -201,7 +204,8 @@ void matmul_typed(const StoredMatrix& x, const StoredMatrix& w, const StoredMatr
   const RowMajor<T> xs(x);
   const std::vector<double> b = bias_values(bias);
 
-  const XDigest x_bits = x_digest(xs, chosen);  // the binary32 container is chosen per panel
+  // The binary32 container is chosen per panel.
+  const XDigest x_bits = x_digest<T>(chosen, [&](auto&& add) { add(xs.data(), xs.size()); });
   const PanelTasks tasks(batch, out, o.threads);
   parallel_for(tasks.count(), o.threads, [&](std::size_t begin, std::size_t end) {
     PanelCursor<T> cursor(w, packed, chosen, x_bits);
