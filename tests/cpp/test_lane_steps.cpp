@@ -400,6 +400,22 @@ static void sr_decision_at_its_boundary() {
               for (double sign : {1.0, -1.0}) s2.push_back(sign * q), p2.push_back(sign * (-k * q / 8 + tiny));
           sr_boundaries(nf.name, R, s2, p2, "binary64 step from rem", binary64(std::true_type{}));
         }
+        if (grid.sr_offset) {
+          // The offset's edges (stochastic_offset64): leaves just below a multiple M of q 2^-nbits
+          // (M < 2^(emin-1)), whose 2^emin + |p| rounds up to 2^emin + M (m must come from
+          // err + lo, not from lo), and sums just below 2^emin (hi = 2^emin, lo below it).
+          const double q = std::ldexp(1.0, nf.format.emin - nf.format.precision + 1), emin = std::ldexp(1.0, nf.format.emin);
+          std::vector<double> s4, p4;
+          for (int c = 1; c <= 200; ++c) {
+            const double M = c * std::ldexp(q, -nb);
+            if (M >= emin / 2) break;
+            for (double sign : {1.0, -1.0}) s4.push_back(0.0), p4.push_back(sign * std::nextafter(M, 0.0));
+          }
+          for (int k : {60, 56, 54})
+            for (double sign : {1.0, -1.0}) s4.push_back(sign * emin), p4.push_back(-sign * std::ldexp(emin, -k));
+          CHECK(s4.size() > 6, "%s sr_bits %d: no offset edges", nf.name, nb);
+          sr_boundaries(nf.name, R, s4, p4, "binary64 step, offset edges", binary64(std::true_type{}), 0.9);
+        }
       }
     }
   }

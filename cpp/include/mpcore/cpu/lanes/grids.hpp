@@ -42,6 +42,9 @@ struct Float64Grid {
   // Stochastic rounding: nbits <= shift, so m's remainder alone holds the random bits'
   // fraction in every lane (the spacing in m is at least 2^shift) and lo never enters.
   bool sr_rem_only;
+  // ... and the format has subnormals: sums below 2^emin are moved up by 2^emin (step64-inl.hpp).
+  bool sr_offset;
+  std::int64_t emin_bits;    // bits of 2^emin
   double sr_inv_q, sr_two_nbits;  // 1 / q and 2^nbits (below 2q)
 };
 
@@ -62,6 +65,8 @@ inline Float64Grid float64_grid(const Rounder& R) {
   const std::int64_t c_limit = (static_cast<std::int64_t>(1994 + R.precision) << 52) - 1;  // field + 53 - p <= 2046
   grid.rne_limit = grid.max_bits < c_limit ? grid.max_bits : c_limit;
   grid.sr_rem_only = sr_rem_only(R);
+  grid.sr_offset = grid.sr_rem_only && R.subnormals;
+  grid.emin_bits = grid.emin_field << 52;
   grid.sr_inv_q = 1.0 / q;
   grid.sr_two_nbits = std::ldexp(1.0, static_cast<int>(grid.nbits));
   return grid;

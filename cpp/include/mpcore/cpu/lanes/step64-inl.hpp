@@ -90,6 +90,49 @@ __attribute__((always_inline)) inline typename V<W>::u stochastic_tiny64(const t
   return (vu)(to == 0 ? vi{} : (to == 1 ? vi{} + grid.q_bits : vi{} + grid.two_q_bits));
 }
 
+// Stochastic rounding where grid.sr_offset holds (the remainder decides, the format has
+// subnormals), every lane with the normal range's spacing: below 2^emin the grid's spacing is
+// q, as in the binade [2^emin, 2^(emin+1)), and 2^emin is a point of both, so the exact value
+// moved up by 2^emin sits at the same fraction of its spacing, and rounding it with the same
+// random bits, then taking 2^emin off (exact: multiples of q, at most 2^emin), gives the bits
+// of rounding it where it is. A lane is moved where its m (|hi|, less one where lo points
+// toward zero) lies below 2^emin: hi = 2^emin with lo below it too. moved = 2^emin + |hi|;
+// where that is inexact (|hi| with bits below 2^(emin - 52)), its error err = |hi| -
+// (moved - 2^emin) is exact (Fast2Sum, 2^emin > |hi|), at most half an ulp of the binade the
+// exact sum lies in, and |lo| <= ulp(hi) / 2, at most a quarter of it, so the exact value is
+// moved + (err + lo) with |err + lo| below the ulp on the side it points to (moved rounded up
+// to 2^(emin+1) included): the sign and nonzero-ness of the rounded err + lo (exact
+// properties of a binary64 sum) place it in [val(m), val(m + 1)) as lo does unmoved. The
+// remainder of m below the spacing 2^shift then decides as stochastic_up64 does. Returns the
+// magnitude bits; marks the lanes past max_finite (overflow, non-finite sums).
+template <int W>
+__attribute__((always_inline)) inline typename V<W>::u stochastic_offset64(
+    const typename V<W>::u& hb, const typename V<W>::u& lb, const typename V<W>::u& sign,
+    const typename V<W>::i& sticky, const typename V<W>::u& rnd, const Float64Grid& grid,
+    typename V<W>::i& special) {
+  typedef typename V<W>::d vd;
+  typedef typename V<W>::u vu;
+  typedef typename V<W>::i vi;
+  const vu magnitude = hb ^ sign;
+  const vu toward = (vu)sticky & ((hb ^ lb) >> 63);  // 1 where lo points toward zero
+  const vi below = (vi)(magnitude - toward) < grid.emin_bits;
+  const vd offset = (vd)(below & grid.emin_bits);
+  const vd moved = offset + (vd)magnitude;
+  const vd back = moved - offset;  // exact
+  vu m = (vu)moved - toward;
+  if (any_lane(back != (vd)magnitude)) {  // rare but in formats like fp8 (pairwise leaves)
+    const vd lo_moved = ((vd)magnitude - back) + (vd)(lb ^ sign);  // err + lo, relative to |hi|
+    const vu lmb = (vu)lo_moved;
+    m = (vu)moved - ((vu)((vi)(lmb << 1) != 0) & (lmb >> 63));
+  }
+  const vu unit = vu{} + (std::uint64_t{1} << grid.shift);
+  const vu rem = m & (unit - 1);
+  const vi up = (vi)rnd < (vi)(rem >> (grid.shift - grid.nbits));  // both below 2^52
+  const vu rounded = (vu)((vd)((m - rem) + ((vu)up & unit)) - offset);
+  special |= (vi)rounded > grid.max_bits;
+  return rounded;
+}
+
 // sum = round(a + b) in every lane (sum may be a or b); marks in `special` the lanes the
 // exact scalar add_rounded must redo. rnd: the random bits (stochastic rounding only).
 // Exact: the caller knows a + b is exact in binary64, so lo = 0.
@@ -115,6 +158,12 @@ __attribute__((always_inline)) inline void add64(const typename V<W>::d& a, cons
   }
   const vu sign = hb & 0x8000000000000000ull;
   const vi sticky = (vi)(lb << 1) != 0;  // lo != 0, as an integer compare
+  if constexpr (Mode == Rounding::Stochastic && SrRemOnly) {
+    if (grid.sr_offset) {  // every format with subnormals: the spacing is the same in every lane
+      sum = (vd)(stochastic_offset64<W>(hb, lb, sign, sticky, rnd, grid, special) | sign);
+      return;
+    }
+  }
   const vu m = (hb ^ sign) - ((vu)sticky & ((hb ^ lb) >> 63));
   // A non-finite TwoSum (an infinite term, or binary64 overflow of a finite sum) leaves lo NaN
   // and m at or just below inf's bits, which round past max_finite (marked below): supports()
