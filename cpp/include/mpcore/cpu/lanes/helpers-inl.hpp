@@ -139,13 +139,19 @@ struct Keys {
   std::uint32_t word(int l, std::uint64_t step) const { return stream_word<std::uint32_t>(lo[l], hi[l], step); }
 };
 
+// Built in arrays, then copied: setting the lanes of a vector one by one reads the vector
+// first (GCC -O3 warns that a fresh one may be uninitialised).
 template <Rounding Mode, int W>
 __attribute__((always_inline)) inline void stream_keys(std::uint64_t seed, const std::uint64_t* index, Keys<W>& key) {
+  std::uint32_t lo[W], hi[W];
   for (int l = 0; l < W; ++l) {
     const std::uint64_t k = Mode == Rounding::Stochastic ? stream_key(seed, index[l]) : 0;
-    key.lo[l] = static_cast<std::uint32_t>(k);
-    key.hi[l] = static_cast<std::uint32_t>(k >> 32);
+    lo[l] = static_cast<std::uint32_t>(k);
+    hi[l] = static_cast<std::uint32_t>(k >> 32);
   }
+  static_assert(sizeof lo == sizeof key.lo, "W 32-bit lanes");
+  std::memcpy(&key.lo, lo, sizeof lo);
+  std::memcpy(&key.hi, hi, sizeof hi);
 }
 
 // The nbits random bits (the word's top bits) of step `step` in each of W binary32 lanes;
