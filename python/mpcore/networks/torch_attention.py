@@ -27,7 +27,8 @@ from .simulated import _as_numpy, _mpcore_threads, _products, _record, _Stats, _
 
 
 def _attention_products(q, k, v, mask, scale: float, scale_first: bool, policy: Policy, stats: _Stats):
-    """softmax(q kᵀ scale + mask) v for q (B, L, E), k (B, S, E), v (B, S, Ev) in their dtype:
+    """softmax(q kᵀ scale + mask) v (in float64, each value in the accumulator's format) and P
+    for q (B, L, E), k (B, S, E), v (B, S, Ev) in their dtype (any strides):
     each score the E-term dot product (one mpcore call per b: its rows are q[b]'s), each
     output the S-term dot product of a row of P with a column of v (one call per b); the
     scaling (of q before, or of the scores after, as torch does), the mask and the softmax
@@ -37,13 +38,13 @@ def _attention_products(q, k, v, mask, scale: float, scale_first: bool, policy: 
     torch = _torch()
     dtype = q.dtype
     qs = q * scale if scale_first else q
-    vt = v.transpose(1, 2).contiguous()
-    scores = torch.from_numpy(_batched(_as_numpy(qs.contiguous()), _as_numpy(k.contiguous()), policy, stats))
+    # The batched products read strided slices: no copies of the head views or of vᵀ.
+    scores = torch.from_numpy(_batched(_as_numpy(qs), _as_numpy(k), policy, stats))
     scores = scores.to(dtype) if scale_first else scores.to(dtype) * scale
     if mask is not None:
         scores = scores + mask
     p = torch.softmax(scores, dim=-1)
-    out = torch.from_numpy(_batched(_as_numpy(p.contiguous()), _as_numpy(vt), policy, stats)).to(dtype)
+    out = torch.from_numpy(_batched(_as_numpy(p), _as_numpy(v.transpose(1, 2)), policy, stats))
     return out, p
 
 
@@ -188,7 +189,8 @@ def _make_attention(original, policy: Policy, name: str):
                 # As nn.MultiheadAttention: q scaled by 1/sqrt(E/h) before the scores.
                 o, p = _attention_products(heads(q, length), heads(k, source), heads(v, source), mask,
                                            float((e // h) ** -0.5), True, self.policy, self.stats)
-                o = o.transpose(0, 1).reshape(length, batch, e)
+                # (B*h, L, E/h) -> (L, B, E) in the tensors' dtype, converted and laid out in one pass.
+                o = o.transpose(0, 1).to(dtype, memory_format=torch.contiguous_format).reshape(length, batch, e)
                 out = self._project(self._out, o)
                 if self.batch_first and batched:
                     out = out.transpose(0, 1)
@@ -242,4 +244,4 @@ class _AttentionMode:
             o, _ = _attention_products(query.reshape(-1, length, e), key.reshape(-1, source, e),
                                        value.reshape(-1, source, value.shape[-1]), mask,
                                        float(e ** -0.5 if scale is None else scale), False, self.policy, self.stats)
-        return o.reshape(*lead, length, value.shape[-1])
+        return o.to(dtype).reshape(*lead, length, value.shape[-1])
