@@ -78,9 +78,8 @@ inline std::string validate(const Format& f) {
   // max_finite must be a value of the format: p significant bits in a binade >= emin.
   {
     double m = f.max_finite;
-    int e = 0;
-    while (m >= 2.0) { m *= 0.5; ++e; }
-    while (m < 1.0) { m *= 2.0; --e; }
+    while (m >= 2.0) m *= 0.5;
+    while (m < 1.0) m *= 2.0;
     double scaled = m * pow2(f.precision - 1);
     if (scaled != static_cast<double>(static_cast<std::uint64_t>(scaled)))
       return "max_finite is not representable with this precision";
