@@ -30,6 +30,15 @@
 #define MPCORE_UNROLL
 #endif
 
+// Keeps the loop that follows rolled (a loop whose unrolled body would not fit the registers).
+#if defined(__clang__)
+#define MPCORE_NO_UNROLL _Pragma("nounroll")
+#elif defined(__GNUC__)
+#define MPCORE_NO_UNROLL _Pragma("GCC unroll 1")
+#else
+#define MPCORE_NO_UNROLL
+#endif
+
 // Every rounding decision below assumes IEEE binary64 arithmetic with no
 // reassociation and no contraction of a*b+c: fast-math would break TwoSum.
 #if defined(__FAST_MATH__)

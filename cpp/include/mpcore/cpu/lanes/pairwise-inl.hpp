@@ -125,6 +125,7 @@ __attribute__((always_inline)) inline void pairwise_body(const C& c, const T* xr
                                                          const Accumulation& A, double* out) {
   typedef typename C::vec vec;
   constexpr int G = C::G;
+  constexpr bool rolled = C::sr_steps && C::width == 16;  // binary32 SR in 512-bit vectors (for_groups)
   Rounder R = A.acc;
   R.mode = C::mode;
   // Marks are per lane position, shared by the groups, and checked once per leaf: a
@@ -150,15 +151,16 @@ __attribute__((always_inline)) inline void pairwise_body(const C& c, const T* xr
     // which the one before marked a lane.
     auto run = [&](auto sr_step) {
       special = typename C::mark{};
-      for (int g = 0; g < G; ++g) {
+      for_groups<rolled, G>([&](int g) {
         vec p;
         c.product(xr, panel, j, g, p);
         c.template add<true, decltype(sr_step)::value>(zero, p, step.term(j), g, special, v[g]);  // 0 + p is exact
-      }
+      });
       for (int t = 0; t < merges; ++t) {  // groups inside: independent chains side by side
         const vec* left = stack[top - 1 - t];
-        for (int g = 0; g < G; ++g)
+        for_groups<rolled, G>([&](int g) {
           c.template add<false, decltype(sr_step)::value>(left[g], v[g], step.combine(node + t), g, special, v[g]);
+        });
       }
     };
     if constexpr (C::sr_steps) {
