@@ -315,6 +315,24 @@ def test_batched_attention_products_decide_as_the_calls_one_by_one(decision, rou
     assert 0 < recomputed < z.size
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("policy", [mpcore.Uniform("fp16"), mpcore.Uniform("bf16", rounding="sr", seed=3),
+                                    mpcore.Selective("fp8_e4m3", "fp16", tau=0.3, estimator="norm")])
+def test_batched_attention_products_read_strided_views_as_their_copies(dtype, policy):
+    """The heads' views (transposed, sliced) go to mpcore without copies: the same bits as
+    contiguous copies of them."""
+    from mpcore.networks import simulated, torch_attention
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((7, 3, 10)).astype(dtype)  # (L, B*h, E): heads are strided views
+    w = rng.standard_normal((10, 3, 9)).astype(dtype)[:, :, ::2]  # (E, B*h, S) sliced: w[b] is transposed
+    x3, w3 = x.transpose(1, 0, 2), w.transpose(1, 2, 0)
+    assert not x3.flags.c_contiguous and not w3.flags.c_contiguous
+    strided = torch_attention._batched(x3, w3, policy, simulated._Stats())
+    copied = torch_attention._batched(np.ascontiguousarray(x3), np.ascontiguousarray(w3), policy, simulated._Stats())
+    _same(strided, copied)
+
+
 class _FunctionalAttention(torch.nn.Module):
     def __init__(self):
         super().__init__()
