@@ -27,7 +27,7 @@ from .simulated import _as_numpy, _mpcore_threads, _products, _record, _Stats, _
 
 
 def _attention_products(q, k, v, mask, scale: float, scale_first: bool, policy: Policy, stats: _Stats):
-    """softmax(q kᵀ scale + mask) v (in float64, each value in the accumulator's format) and P
+    """softmax(q kᵀ scale + mask) v (in float64, each value one of the format that computed it) and P
     for q (B, L, E), k (B, S, E), v (B, S, Ev) in their dtype (any strides):
     each score the E-term dot product (one mpcore call per b: its rows are q[b]'s), each
     output the S-term dot product of a row of P with a column of v (one call per b); the

@@ -125,7 +125,7 @@ __attribute__((always_inline)) inline void pairwise_body(const C& c, const T* xr
                                                          const Accumulation& A, double* out) {
   typedef typename C::vec vec;
   constexpr int G = C::G;
-  constexpr bool rolled = C::sr_steps && C::width == 16;  // binary32 SR in 512-bit vectors (for_groups)
+  constexpr bool rolled = C::sr_steps && sizeof(vec) == 64;  // binary32 SR in 512-bit vectors (for_groups)
   Rounder R = A.acc;
   R.mode = C::mode;
   // Marks are per lane position, shared by the groups, and checked once per leaf: a
