@@ -5,7 +5,8 @@
 #
 # 1. builds the CUDA-enabled wheel (CMAKE_CUDA_ARCHITECTURES 80;90) into a fresh venv;
 # 2. runs the C++ equivalence test (every format, rounding mode and order; ladder masks)
-#    and the GPU pytest cases (tests/test_cuda.py), which compare against the CPU;
+#    and the GPU pytest cases (tests/core/test_cuda.py; tests/networks/test_torch_cuda.py, converted
+#    torch models on CUDA tensors, where torch with CUDA is installed), which compare against the CPU;
 # 3. times simulated accumulation on 4096-sized problems against cuBLAS through
 #    torch.matmul in fp32 and fp16 (when torch with CUDA is installed) and prints a table,
 #    also written to bench/results/gpu_check.txt.
@@ -23,7 +24,8 @@ python -m pip install --quiet --no-deps --force-reinstall "$work"/dist/mpcore-*.
 cmake -S . -B "$work/cpp" -DCMAKE_BUILD_TYPE=Release -DMPCORE_TESTS=ON -DMPCORE_CUDA=ON >/dev/null
 cmake --build "$work/cpp" --parallel "$(nproc)" --target test_cuda_equivalence >/dev/null
 "$work/cpp/tests/cpp/test_cuda_equivalence"
-(cd "$work" && cp -r "$OLDPWD/tests" . && python -m pytest -q tests/test_cuda.py)
+(cd "$work" && cp -r "$OLDPWD/tests" . && python -m pytest -q -p no:cacheprovider tests/core/test_cuda.py \
+  tests/networks/test_torch_cuda.py)
 
 python - <<'PY' | tee bench/results/gpu_check.txt
 import time

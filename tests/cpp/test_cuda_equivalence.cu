@@ -1,5 +1,5 @@
 // CPU and GPU give the same bits: every named format, every rounding mode and order,
-// and the ladder's decisions. Exits 77 (CTest: skipped) without a CUDA device.
+// and the ladder's decisions; from host arrays and from strided views of device memory. Exits 77 (CTest: skipped) without a CUDA device.
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -61,6 +61,51 @@ int main() {
     for (std::size_t e = 0; e < total; ++e) {
       CHECK(r1[e] == r2[e], "estimator %d: rung of %zu differs", int(est), e);
       CHECK(same_bits(z1[e], z2[e]) && same_bits(k1[e], k2[e]), "estimator %d: z/kappa of %zu differ", int(est), e);
+    }
+  }
+  // Resident operands: x stored transposed (column views) and W with a row stride of 2n on
+  // the device, b every other element: the bits of the host call.
+  {
+    std::vector<float> xt(n * batch), w2(out * 2 * n, 7.0f), b2(2 * out, 7.0f);
+    for (std::size_t r = 0; r < batch; ++r)
+      for (std::size_t j = 0; j < n; ++j) xt[j * batch + r] = x[r * n + j];
+    for (std::size_t i = 0; i < out; ++i) {
+      for (std::size_t j = 0; j < n; ++j) w2[i * 2 * n + j] = w[i * n + j];
+      b2[2 * i] = b[i];
+    }
+    cuda::DeviceArray<float> dx(xt.data(), xt.size()), dw(w2.data(), w2.size()), db(b2.data(), b2.size());
+    const MatrixView<float> Xd{dx.get(), batch, n, 1, static_cast<std::ptrdiff_t>(batch)};
+    const MatrixView<float> Wd{dw.get(), out, n, static_cast<std::ptrdiff_t>(2 * n), 1};
+    const VectorView<float> Bd{db.get(), out, 2};
+    cuda::DeviceArray<double> dy(batch * out);
+    for (Rounding m : {Rounding::NearestEven, Rounding::Stochastic}) {
+      MatmulOptions o;
+      o.acc = formats::bf16;
+      o.rounding = m;
+      o.seed = 3;
+      cpu::matmul(X, W, B, cpu_y.data(), o);
+      cuda::matmul(cuda::Resident{}, 0, Xd, Wd, Bd, dy.get(), o);
+      dy.download(gpu_y.data());
+      for (std::size_t e = 0; e < cpu_y.size(); ++e)
+        CHECK(same_bits(cpu_y[e], gpu_y[e]), "resident, mode %d, entry %zu: cpu %.17g gpu %.17g", int(m), e,
+              cpu_y[e], gpu_y[e]);
+    }
+    for (Estimator est : {Estimator::Fp32, Estimator::Norm}) {
+      LadderOptions o;
+      o.formats = {formats::fp8_e4m3, formats::fp16};
+      o.tau = 0.02;
+      o.activation = Activation::Relu;
+      o.estimator = est;
+      o.bounds = false;
+      const std::size_t total = batch * out;
+      std::vector<double> z1(total), y1(total), k1(total), e1(total), z2(total), y2(total), k2(total), e2(total);
+      std::vector<std::int32_t> r1(total), r2(total);
+      cpu::ladder_linear(X, W, B, o, LadderOutputs{z1.data(), y1.data(), k1.data(), e1.data(), r1.data(), nullptr, nullptr});
+      cuda::ladder_linear(cuda::Resident{}, 0, Xd, Wd, Bd, o,
+                          LadderOutputs{z2.data(), y2.data(), k2.data(), e2.data(), r2.data(), nullptr, nullptr});
+      for (std::size_t e = 0; e < total; ++e)
+        CHECK(r1[e] == r2[e] && same_bits(z1[e], z2[e]) && same_bits(k1[e], k2[e]),
+              "resident ladder, estimator %d: entry %zu differs", int(est), e);
     }
   }
   return report("test_cuda_equivalence");

@@ -70,13 +70,63 @@ def _products(x2: np.ndarray, layer, policy: Policy, stats: _Stats, activation: 
     else:
         r = ladder_linear(x2, layer, options=policy.layer_options(activation, alpha), **policy.decision())
         z, rung, kappa = r.z, r.rung, r.kappa
-    rows, n_out = x2.shape[0], z.shape[1] // parts
-    seconds = (time.perf_counter() - t0) / parts
+    _record_parts(stats, policy, x2.shape, z.shape, rung, kappa, time.perf_counter() - t0, parts)
+    return z
+
+
+def _on_cuda(t) -> bool:
+    """Whether a converted layer runs tensor t on mpcore's CUDA backend."""
+    return t.device.type == "cuda"
+
+
+def _kappa_rule(policy: Policy) -> bool:
+    """Whether a ladder policy decides by its own kappa rule (no score, budget or plan given)."""
+    d = policy.decision()
+    return d["score"] == "kappa" and d["budget"] is None and d["neurons"] is None
+
+
+def _check_resident(policy: Policy, where) -> None:
+    """ValueError unless CUDA tensors can run under the policy: a CUDA build of mpcore, and a
+    uniform policy or a ladder deciding by its kappa rule (scores, budgets and plans are CPU-only)."""
+    from .. import _core
+
+    if not _core.has_cuda:
+        raise ValueError(f"a CUDA tensor reached a converted layer on {where}, but this mpcore was built without "
+                         "CUDA: rebuild it with pip install . -Ccmake.define.MPCORE_CUDA=ON, or run the model on "
+                         "the CPU")
+    if not isinstance(policy, Uniform) and not _kappa_rule(policy):
+        raise ValueError("a ladder policy with score=, budget= or neurons= runs on the CPU only; move the model "
+                         "and its inputs to the CPU")
+
+
+def _resident_products(x2, w, b, policy: Policy, stats: _Stats, activation: str = "identity", alpha=None,
+                       parts: int = 1):
+    """_products for CUDA tensors: x2 (rows, in), w (out, in) and b (out,) or None on one device,
+    all float32 or all float64, any strides; mpcore's CUDA backend reads them where they are
+    (DLPack). Returns the float64 (rows, out) outputs on that device: the bits of _products."""
+    from .. import _core
+
+    torch = _torch()
+    _check_resident(policy, x2.device)
+    torch.cuda.synchronize(x2.device)  # mpcore's kernels run on the default stream: torch's work first
+    t0 = time.perf_counter()
+    rung = kappa = None
+    if isinstance(policy, Uniform):
+        z = torch.from_dlpack(_core.cuda_resident_matmul(x2, w, b, policy.layer_options()))
+    else:
+        r = _core.cuda_resident_ladder_linear(x2, w, b, policy.layer_options(activation, alpha))
+        z, rung, kappa = torch.from_numpy(r["z"]).to(x2.device), r["rung"], r["kappa"]
+    _record_parts(stats, policy, tuple(x2.shape), tuple(z.shape), rung, kappa, time.perf_counter() - t0, parts)
+    return z
+
+
+def _record_parts(stats: _Stats, policy: Policy, x_shape, z_shape, rung, kappa, seconds: float, parts: int) -> None:
+    """Records one call of x_shape (rows, in) -> z_shape (rows, out) as `parts` layers side by side."""
+    rows, n_out = x_shape[0], z_shape[1] // parts
     for k in range(parts):
         part = (slice(None), slice(k * n_out, (k + 1) * n_out))
-        _record(stats, policy, 1, rows, x2.shape[1], n_out, None if rung is None else rung.reshape(z.shape)[part],
-                None if kappa is None else kappa.reshape(z.shape)[part], seconds=seconds)
-    return z
+        _record(stats, policy, 1, rows, x_shape[1], n_out, None if rung is None else rung.reshape(z_shape)[part],
+                None if kappa is None else kappa.reshape(z_shape)[part], seconds=seconds / parts)
 
 
 def _record(stats: _Stats, policy: Policy, calls: int, rows: int, n_in: int, n_out: int, rung, kappa,
@@ -101,6 +151,7 @@ def _record(stats: _Stats, policy: Policy, calls: int, rows: int, n_in: int, n_o
 
 def _as_numpy(t) -> np.ndarray:
     if t.device.type != "cpu":
-        raise ValueError(f"mpcore.networks.torch runs CPU tensors; got one on {t.device}")
+        raise ValueError(f"expected a CPU tensor here, got one on {t.device} (the model's weights and its "
+                         "inputs must be on the same device)")
     a = t.detach()
     return a.numpy() if a.dtype in (_torch().float32, _torch().float64) else a.double().numpy()

@@ -3,7 +3,10 @@
 ``convert(model, policy, layers=None)`` returns a copy of ``model`` in which every selected
 ``nn.Linear``, ``nn.Conv1d`` and ``nn.Conv2d`` computes its dot products with mpcore's
 accumulation under a ``Uniform``, ``Selective`` or ``Ladder`` policy; everything else runs
-in torch as usual. Inference only (under ``torch.no_grad``), CPU tensors.
+in torch as usual. Inference only (under ``torch.no_grad``). CPU tensors cross to NumPy without
+a copy; CUDA tensors (a CUDA build of mpcore) are read on their device through DLPack by
+mpcore's CUDA backend, with the same bits (a ladder policy with a score, budget or plan runs
+on the CPU only).
 
 The accumulation order of a convolution is defined by ``torch.nn.functional.unfold``:
 output (n, o, p) is the dot product of ``W[o]`` flattened as ``W.reshape(out, -1)`` (c_in-major,
@@ -33,7 +36,8 @@ from typing import Dict, List, Optional, Sequence, Union
 from .. import _core
 from ..layer import PreparedLinear
 from .policy import Ladder, Policy, Uniform
-from .simulated import KAPPA_EDGES, _as_numpy, _mpcore_threads, _products, _record, _Stats, _torch
+from .simulated import (KAPPA_EDGES, _as_numpy, _mpcore_threads, _on_cuda, _products, _record, _resident_products,
+                        _Stats, _torch)
 from .torch_attention import _AttentionMode, _make_attention
 
 __all__ = ["convert", "report"]
@@ -78,38 +82,48 @@ def _make_module(original, policy: Policy, name: str, activation: str = "identit
             self.layer_name = name
             self.activation, self.alpha = activation, alpha
             self.stats = _Stats()
-            w = _as_numpy(original.weight)
-            b = None if original.bias is None else _as_numpy(original.bias)
-            if isinstance(original, nn.Linear):
-                self._groups = [PreparedLinear(w, b)]
-            else:
+            if not isinstance(original, nn.Linear):
                 if original.padding_mode != "zeros":
                     raise ValueError(f"{name}: padding_mode={original.padding_mode!r} is not supported (zeros only)")
-                g, out = original.groups, w.shape[0]
-                per = out // g
-                self._groups = [PreparedLinear(w[k * per:(k + 1) * per].reshape(per, -1),
-                                               None if b is None else b[k * per:(k + 1) * per]) for k in range(g)]
+                if isinstance(original.padding, str):
+                    raise ValueError(f"{name}: padding={original.padding!r} is not supported; give it in numbers")
+            self._host = None  # the weights packed once for CPU inputs (on first use)
 
         def extra_repr(self) -> str:
             return f"{type(self.original).__name__} under {self.policy.label()}"
 
+        def _host_groups(self):
+            """One PreparedLinear per group (Linear: one), W and b packed once."""
+            if self._host is None:
+                w = _as_numpy(self.original.weight)
+                b = None if self.original.bias is None else _as_numpy(self.original.bias)
+                g, out = getattr(self.original, "groups", 1), w.shape[0]
+                per = out // g
+                self._host = [PreparedLinear(w[k * per:(k + 1) * per].reshape(per, -1),
+                                             None if b is None else b[k * per:(k + 1) * per]) for k in range(g)]
+            return self._host
+
+        def _geometry(self):
+            """kernel, stride, padding and dilation as pairs (a Conv1d as a Conv2d of height 1)."""
+            m = self.original
+            if isinstance(m, nn.Conv1d):
+                return (1, m.kernel_size[0]), (1, m.stride[0]), (0, m.padding[0]), (1, m.dilation[0])
+            return m.kernel_size, m.stride, m.padding, m.dilation
+
         def forward(self, x):
             dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
             with torch.no_grad(), _mpcore_threads():
+                if _on_cuda(x):
+                    return self._forward_resident(x, dtype)
                 if isinstance(self.original, nn.Linear):
                     lead = x.shape[:-1]
                     x2 = _as_numpy(x.reshape(-1, x.shape[-1]))
-                    z = _products(x2, self._groups[0], self.policy, self.stats, self.activation, self.alpha)
+                    z = _products(x2, self._host_groups()[0], self.policy, self.stats, self.activation, self.alpha)
                     return torch.from_numpy(z).to(dtype).reshape(*lead, z.shape[1])
                 conv1d = isinstance(self.original, nn.Conv1d)
                 m = self.original
                 xin = x.unsqueeze(-2) if conv1d else x
-                kernel = (1, m.kernel_size[0]) if conv1d else m.kernel_size
-                stride = (1, m.stride[0]) if conv1d else m.stride
-                padding = (0, m.padding[0]) if conv1d else m.padding
-                dilation = (1, m.dilation[0]) if conv1d else m.dilation
-                if isinstance(padding, str):
-                    raise ValueError(f"{self.layer_name}: padding={padding!r} is not supported; give it in numbers")
+                kernel, stride, padding, dilation = self._geometry()
                 xa = _as_numpy(xin.to(dtype).contiguous())  # (N, C, H, W)
                 n = xa.shape[0]
                 h_out, w_out = (_out_size(xa.shape[2 + d], kernel[d], stride[d], padding[d], dilation[d])
@@ -121,7 +135,7 @@ def _make_module(original, policy: Policy, name: str, activation: str = "identit
                 # (stochastic rounding's streams are that call's).
                 y = torch.empty(n, m.out_channels, count, dtype=dtype)
                 per_out = m.out_channels // m.groups
-                for k, layer in enumerate(self._groups):
+                for k, layer in enumerate(self._host_groups()):
                     if isinstance(self.policy, Uniform):
                         # The same bits without the windows matrix: built a block at a time in
                         # C++, outputs written in place (float64 -> dtype rounded once).
@@ -136,6 +150,40 @@ def _make_module(original, policy: Policy, name: str, activation: str = "identit
                     y[:, k * per_out:(k + 1) * per_out] = torch.from_numpy(z).reshape(n, count, per_out).transpose(1, 2)
                 y = y.reshape(n, m.out_channels, h_out, w_out)
                 return y.squeeze(-2) if conv1d else y
+
+        def _forward_resident(self, x, dtype):
+            """CUDA tensors: the same products on mpcore's CUDA backend, read in place through
+            DLPack; a convolution's windows made by torch's unfold on the device (the order
+            that defines it), one call per group."""
+            m = self.original
+            w = m.weight.detach().to(dtype)
+            b = None if m.bias is None else m.bias.detach().to(dtype)
+            if w.device != x.device:
+                raise ValueError(f"{self.layer_name}: the input is on {x.device}, the weights on {w.device}")
+            x = x.detach().to(dtype)
+            if isinstance(m, nn.Linear):
+                lead = x.shape[:-1]
+                z = _resident_products(x.reshape(-1, x.shape[-1]), w, b, self.policy, self.stats, self.activation,
+                                       self.alpha)
+                return z.to(dtype).reshape(*lead, z.shape[1])
+            conv1d = isinstance(m, nn.Conv1d)
+            xin = x.unsqueeze(-2) if conv1d else x
+            kernel, stride, padding, dilation = self._geometry()
+            n = xin.shape[0]
+            h_out, w_out = (_out_size(xin.shape[2 + d], kernel[d], stride[d], padding[d], dilation[d]) for d in range(2))
+            count = h_out * w_out
+            per_c, per_out = xin.shape[1] // m.groups, m.out_channels // m.groups
+            y = torch.empty(n, m.out_channels, count, dtype=dtype, device=x.device)
+            for k in range(m.groups):
+                cols = torch.nn.functional.unfold(xin[:, k * per_c:(k + 1) * per_c], kernel, dilation=dilation,
+                                                  padding=padding, stride=stride)  # (N, C_g * kh * kw, L)
+                wk = w[k * per_out:(k + 1) * per_out].reshape(per_out, -1)
+                bk = None if b is None else b[k * per_out:(k + 1) * per_out]
+                z = _resident_products(cols.transpose(1, 2).reshape(n * count, -1), wk, bk, self.policy, self.stats,
+                                       self.activation, self.alpha)
+                y[:, k * per_out:(k + 1) * per_out] = z.reshape(n, count, per_out).transpose(1, 2)
+            y = y.reshape(n, m.out_channels, h_out, w_out)
+            return y.squeeze(-2) if conv1d else y
 
     return SimulatedLayer()
 

@@ -12,7 +12,8 @@ its kappa rule, all of them in one batched call, the same bits). The scaling by 
 functional attention scales the scores. A selective policy decides these products with the identity (the softmax
 is not an activation of the list). nn.MultiheadAttention's in- and out-projections are
 simulated like Linear layers; the functional attention's callers project with their own
-(converted) layers.
+(converted) layers. CUDA tensors: the same products on mpcore's CUDA backend, one call per batch
+entry and head, read in place (DLPack).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import numpy as np
 
 from .policy import Policy, Uniform
 from ..layer import PreparedLinear
-from .simulated import _as_numpy, _mpcore_threads, _products, _record, _Stats, _torch
+from .simulated import (_as_numpy, _check_resident, _kappa_rule, _mpcore_threads, _on_cuda, _products, _record,
+                        _resident_products, _Stats, _torch)
 
 
 def _attention_products(q, k, v, mask, scale: float, scale_first: bool, policy: Policy, stats: _Stats):
@@ -38,21 +40,19 @@ def _attention_products(q, k, v, mask, scale: float, scale_first: bool, policy: 
     torch = _torch()
     dtype = q.dtype
     qs = q * scale if scale_first else q
-    # The batched products read strided slices: no copies of the head views or of vᵀ.
-    scores = torch.from_numpy(_batched(_as_numpy(qs), _as_numpy(k), policy, stats))
+
+    def products(x3, w3):
+        if _on_cuda(x3):
+            return _resident_batched(x3, w3, policy, stats)
+        # The batched products read strided slices: no copies of the head views or of vᵀ.
+        return torch.from_numpy(_batched(_as_numpy(x3), _as_numpy(w3), policy, stats))
+
+    scores = products(qs, k)
     scores = scores.to(dtype) if scale_first else scores.to(dtype) * scale
     if mask is not None:
         scores = scores + mask
     p = torch.softmax(scores, dim=-1)
-    out = torch.from_numpy(_batched(_as_numpy(p), _as_numpy(v.transpose(1, 2)), policy, stats))
-    return out, p
-
-
-def _kappa_rule(policy: Policy) -> bool:
-    """Whether a ladder policy decides by its own kappa rule (no score, budget or plan given:
-    the batched ladder runs it; the others take one ladder_linear call per batch entry)."""
-    d = policy.decision()
-    return d["score"] == "kappa" and d["budget"] is None and d["neurons"] is None
+    return products(p, v.transpose(1, 2)), p
 
 
 def _batched(x3: np.ndarray, w3: np.ndarray, policy: Policy, stats: _Stats) -> np.ndarray:
@@ -76,6 +76,15 @@ def _batched(x3: np.ndarray, w3: np.ndarray, policy: Policy, stats: _Stats) -> n
         z, rung, kappa = r["z"].reshape(batch, rows, n_out), r["rung"], r["kappa"]
     _record(stats, policy, batch, batch * rows, n_in, n_out, rung, kappa, t0)
     return z
+
+
+def _resident_batched(x3, w3, policy: Policy, stats: _Stats):
+    """_batched for CUDA tensors (x3, w3 on one device, any strides): one call of mpcore's CUDA
+    backend per b, read in place (the bits and decisions of _batched); float64 on the device."""
+    torch = _torch()
+    _check_resident(policy, x3.device)
+    # Recorded as one call each by _resident_products.
+    return torch.stack([_resident_products(x3[i], w3[i], None, policy, stats) for i in range(x3.shape[0])])
 
 
 def _decided_batched(x3: np.ndarray, w3: np.ndarray, policy: Policy, options):
@@ -108,7 +117,7 @@ def _additive_mask(mask, dtype):
     torch = _torch()
     if mask is None or mask.dtype != torch.bool:
         return None if mask is None else mask.to(dtype)
-    return torch.zeros(mask.shape, dtype=dtype).masked_fill(mask, float("-inf"))
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(mask, float("-inf"))
 
 
 def _make_attention(original, policy: Policy, name: str):
@@ -136,21 +145,35 @@ def _make_attention(original, policy: Policy, name: str):
             self.batch_first = original.batch_first
             self._qkv_same_embed_dim = True
             self.num_heads, e = original.num_heads, original.embed_dim
-            w = _as_numpy(original.in_proj_weight)
-            b = None if original.in_proj_bias is None else _as_numpy(original.in_proj_bias)
-            self._in = [PreparedLinear(w[i * e:(i + 1) * e], None if b is None else b[i * e:(i + 1) * e])
-                        for i in range(3)]
-            self._in_qkv = PreparedLinear(w, b)  # self-attention: q, k and v in one call
-            ob = original.out_proj.bias
-            self._out = PreparedLinear(_as_numpy(original.out_proj.weight), None if ob is None else _as_numpy(ob))
+            self._host = None  # the projections packed once for CPU inputs (on first use)
 
         def extra_repr(self) -> str:
             return f"MultiheadAttention under {self.policy.label()}"
 
-        def _project(self, layer, x, parts=1):
-            lead = x.shape[:-1]
-            z = _products(_as_numpy(x.reshape(-1, x.shape[-1])), layer, self.policy, self.stats, parts=parts)
-            return torch.from_numpy(z).to(x.dtype).reshape(*lead, z.shape[1])
+        def _weights(self, which):
+            """(W, b) tensors of projection `which`: 0, 1, 2 (q, k, v), "qkv" (all three stacked,
+            for self-attention in one call) or "out"."""
+            m, e = self.original, self.original.embed_dim
+            if which == "out":
+                return m.out_proj.weight, m.out_proj.bias
+            w, b = m.in_proj_weight, m.in_proj_bias
+            if which == "qkv":
+                return w, b
+            return w[which * e:(which + 1) * e], None if b is None else b[which * e:(which + 1) * e]
+
+        def _project(self, which, x, parts=1):
+            lead, x2 = x.shape[:-1], x.reshape(-1, x.shape[-1])
+            if _on_cuda(x):
+                w, b = (None if t is None else t.detach().to(x.dtype) for t in self._weights(which))
+                if w.device != x.device:
+                    raise ValueError(f"{self.layer_name}: the input is on {x.device}, the weights on {w.device}")
+                z = _resident_products(x2, w, b, self.policy, self.stats, parts=parts)
+            else:
+                if self._host is None:
+                    self._host = {k: PreparedLinear(*(None if t is None else _as_numpy(t) for t in self._weights(k)))
+                                  for k in (0, 1, 2, "qkv", "out")}
+                z = torch.from_numpy(_products(_as_numpy(x2), self._host[which], self.policy, self.stats, parts=parts))
+            return z.to(x.dtype).reshape(*lead, z.shape[1])
 
         def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                     average_attn_weights=True, is_causal=False):
@@ -170,16 +193,17 @@ def _make_attention(original, policy: Policy, name: str):
                 (length, batch, e), source, h = query.shape, key.shape[0], self.num_heads
                 dtype = query.dtype
                 if fused:
-                    q, k, v = self._project(self._in_qkv, query, parts=3).split(e, dim=-1)
+                    q, k, v = self._project("qkv", query, parts=3).split(e, dim=-1)
                 else:
-                    q, k, v = (self._project(layer, t) for layer, t in zip(self._in, (query, key, value)))
+                    q, k, v = (self._project(i, t) for i, t in enumerate((query, key, value)))
 
                 def heads(t, n):  # (n, B, E) -> (B*h, n, E/h), torch's layout
                     return t.reshape(n, batch * h, e // h).transpose(0, 1)
 
                 mask = _additive_mask(attn_mask, dtype)
                 if is_causal and mask is None:
-                    mask = _additive_mask(torch.ones(length, source, dtype=torch.bool).triu(1), dtype)
+                    mask = _additive_mask(torch.ones(length, source, dtype=torch.bool, device=query.device).triu(1),
+                                          dtype)
                 if mask is not None:
                     mask = mask.reshape(-1, length, source)
                 pad = _additive_mask(key_padding_mask, dtype)
@@ -191,7 +215,7 @@ def _make_attention(original, policy: Policy, name: str):
                                            float((e // h) ** -0.5), True, self.policy, self.stats)
                 # (B*h, L, E/h) -> (L, B, E) in the tensors' dtype, converted and laid out in one pass.
                 o = o.transpose(0, 1).to(dtype, memory_format=torch.contiguous_format).reshape(length, batch, e)
-                out = self._project(self._out, o)
+                out = self._project("out", o)
                 if self.batch_first and batched:
                     out = out.transpose(0, 1)
                 if not batched:
@@ -236,7 +260,7 @@ class _AttentionMode:
         if mask is not None and attn_mask.dtype == torch.bool:
             mask = torch.zeros_like(mask).masked_fill(~attn_mask, float("-inf"))  # True: take part (SDPA)
         if is_causal:
-            causal = _additive_mask(torch.ones(length, source, dtype=torch.bool).triu(1), dtype)
+            causal = _additive_mask(torch.ones(length, source, dtype=torch.bool, device=query.device).triu(1), dtype)
             mask = causal if mask is None else mask + causal
         if mask is not None:
             mask = mask.expand(*lead, length, source).reshape(-1, length, source)

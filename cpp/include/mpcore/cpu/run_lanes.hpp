@@ -197,7 +197,7 @@ template <class T, class Source>
 void run_lanes(Path path, const Source& src, std::size_t n, const Accumulation& acc, const std::uint64_t* index,
                const double* bias, std::size_t lanes, double* out) {
   double s[kLanes];
-  constexpr bool panel = std::is_same_v<Source, PanelSource<T>>;
+  [[maybe_unused]] constexpr bool panel = std::is_same_v<Source, PanelSource<T>>;  // unused where nvcc compiles it
   if (path == Path::NativeFp32) {
     if constexpr (sizeof(T) == sizeof(float)) {
 #if !defined(__CUDACC__)

@@ -1,5 +1,7 @@
-// The CUDA backend: host functions that run the kernels of kernels.cuh on the current
-// device, with the CPU backend's signatures (host arrays in, host arrays out).
+// The CUDA backend: host functions that run the kernels of kernels.cuh, with the CPU
+// backend's signatures (host arrays in, host arrays out, on the current device), and the
+// same functions for operands that already live on a device (`Resident`: device pointers of
+// any strides in, as DLPack hands them over; the outputs of matmul stay on the device).
 // Header-only; include from a .cu file compiled by nvcc with --extended-lambda,
 // --expt-relaxed-constexpr and --fmad=false (no contraction: TwoSum must stay exact).
 #pragma once
@@ -60,7 +62,26 @@ class DeviceArray {
   std::size_t n_;
 };
 
-// x, W^T and b as contiguous device arrays.
+// Tag: the views point to device memory (of the current device).
+struct Resident {};
+
+// Makes `device` current for a scope, then restores the caller's.
+class DeviceScope {
+ public:
+  explicit DeviceScope(int device) {
+    check(cudaGetDevice(&previous_), "cudaGetDevice");
+    if (device != previous_) check(cudaSetDevice(device), "cudaSetDevice");
+  }
+  ~DeviceScope() { cudaSetDevice(previous_); }
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+// x, W^T and b as contiguous device arrays: uploaded from host views, or packed on the
+// device from resident views.
 template <class T>
 struct DeviceLayer {
   std::size_t batch, n, out;
@@ -77,11 +98,33 @@ struct DeviceLayer {
     wt.upload(hwt.data());
     if (!hb.empty()) b.upload(hb.data());
   }
+  DeviceLayer(Resident, const MatrixView<T>& xv, const MatrixView<T>& wv, const VectorView<T>& bv)
+      : batch(xv.rows), n(wv.cols), out(wv.rows), x(xv.rows * xv.cols), wt(wv.rows * wv.cols), b(bv.data ? bv.size : 0) {
+    pack(xv, false, x.get());
+    pack(wv, true, wt.get());
+    if (bv.data) pack(MatrixView<T>{bv.data, 1, bv.size, 0, bv.stride}, false, b.get());
+  }
+
+ private:
+  static void pack(const MatrixView<T>& v, bool transpose, T* dst) {
+    if (v.rows * v.cols == 0) return;
+    const Launch g = launch_for(v.rows * v.cols);
+    pack_kernel<T><<<g.blocks, g.threads>>>(v, transpose, dst);
+    check(cudaGetLastError(), "pack_kernel");
+  }
 };
 
 inline void sync(const char* what) {
   check(cudaGetLastError(), what);
   check(cudaDeviceSynchronize(), what);
+}
+
+template <class T>
+void run_matmul(const DeviceLayer<T>& L, const MatmulOptions& o, double* y_device) {
+  const Launch g = launch_for(L.batch * L.out);
+  matmul_kernel<T><<<g.blocks, g.threads>>>(L.x.get(), L.wt.get(), L.b.get(), L.batch, L.n, L.out,
+                                            make_accumulation(o), y_device);
+  sync("matmul_kernel");
 }
 
 template <class T>
@@ -92,11 +135,19 @@ void matmul(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>&
   if (total == 0) return;
   DeviceLayer<T> L(x, w, bias);
   DeviceArray<double> dy(total);
-  const Launch g = launch_for(total);
-  matmul_kernel<T><<<g.blocks, g.threads>>>(L.x.get(), L.wt.get(), L.b.get(), L.batch, L.n, L.out,
-                                            make_accumulation(o), dy.get());
-  sync("matmul_kernel");
+  run_matmul(L, o, dy.get());
   dy.download(y);
+}
+
+// matmul of operands on `device`; y_device: (x.rows, w.rows) row-major on that device.
+template <class T>
+void matmul(Resident, int device, const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& bias,
+            double* y_device, const MatmulOptions& o) {
+  check_matmul_shapes(x.cols, w.rows, w.cols, bias.data, bias.size, o);
+  if (x.rows * w.rows == 0) return;
+  DeviceScope scope(device);
+  DeviceLayer<T> L(Resident{}, x, w, bias);
+  run_matmul(L, o, y_device);
 }
 
 // The ladder's backend on the current device: x, W^T and b uploaded once; each pass runs
@@ -106,6 +157,9 @@ class LadderBackend {
  public:
   LadderBackend(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b)
       : xv_(x), wv_(w), bv_(b), L_(x, w, b), sums_(x.rows * w.rows) {}
+  // Resident operands: the host views the norm estimator reads are made when it asks.
+  LadderBackend(Resident, const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b)
+      : resident_(true), L_(Resident{}, x, w, b), sums_(x.rows * w.rows) {}
   std::size_t rows() const { return L_.batch; }
   std::size_t outputs() const { return L_.out; }
   std::size_t terms() const { return L_.n; }
@@ -130,6 +184,7 @@ class LadderBackend {
   }
   void numerator(Estimator e, const Format& low, double* num) {
     if (e == Estimator::Norm) {
+      if (resident_) download_views();
       norm_numerator(xv_, wv_, bv_, num);
       return;
     }
@@ -142,16 +197,33 @@ class LadderBackend {
   }
 
  private:
+  // Host copies of the packed operands, viewed as the caller's x, W and b.
+  void download_views() {
+    if (xv_.data) return;
+    hx_.resize(L_.batch * L_.n);
+    hwt_.resize(L_.n * L_.out);
+    hb_.resize(L_.b.get() ? L_.out : 0);
+    L_.x.download(hx_.data());
+    L_.wt.download(hwt_.data());
+    if (!hb_.empty()) L_.b.download(hb_.data());
+    xv_ = row_major(hx_.data(), L_.batch, L_.n);
+    wv_ = MatrixView<T>{hwt_.data(), L_.out, L_.n, 1, static_cast<std::ptrdiff_t>(L_.out)};  // W(i, j) = W^T[j, i]
+    bv_ = hb_.empty() ? VectorView<T>{} : VectorView<T>{hb_.data(), L_.out, 1};
+  }
+
+  bool resident_ = false;
   MatrixView<T> xv_, wv_;
   VectorView<T> bv_;
+  std::vector<T> hx_, hwt_, hb_;
   DeviceLayer<T> L_;
   DeviceArray<double> sums_;  // every component's sum of the last pass
 };
 
 // The ladder of ladder.hpp with the device's passes (no error bounds: those are the CPU's).
-template <class T>
-LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b,
-                          const LadderOptions& o, const LadderOutputs& out) {
+// make_backend(): the LadderBackend to run, made once the options are known to be valid.
+template <class T, class MakeBackend>
+LadderStats checked_ladder(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b,
+                           const LadderOptions& o, const LadderOutputs& out, MakeBackend make_backend) {
   const std::string bad = validate_ladder(o);
   if (!bad.empty()) throw std::invalid_argument(bad);
   if (out.bound || out.bound_prob) throw std::invalid_argument("error bounds are computed on the CPU only");
@@ -161,8 +233,22 @@ LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const 
     stats.count.assign(o.formats.size(), 0);
     return stats;
   }
-  LadderBackend<T> be(x, w, b);
+  LadderBackend<T> be = make_backend();
   return run_ladder(be, o, out);
+}
+
+template <class T>
+LadderStats ladder_linear(const MatrixView<T>& x, const MatrixView<T>& w, const VectorView<T>& b,
+                          const LadderOptions& o, const LadderOutputs& out) {
+  return checked_ladder(x, w, b, o, out, [&] { return LadderBackend<T>(x, w, b); });
+}
+
+// The ladder of operands on `device`; its outputs are host arrays, as above.
+template <class T>
+LadderStats ladder_linear(Resident, int device, const MatrixView<T>& x, const MatrixView<T>& w,
+                          const VectorView<T>& b, const LadderOptions& o, const LadderOutputs& out) {
+  DeviceScope scope(device);
+  return checked_ladder(x, w, b, o, out, [&] { return LadderBackend<T>(Resident{}, x, w, b); });
 }
 
 }  // namespace mpcore::cuda

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../matrix.hpp"
 #include "../numerics/accumulator.hpp"
 #include "plan.hpp"
 
@@ -54,6 +55,16 @@ __global__ void numerator_kernel(const T* x, const T* wt, const T* b, std::size_
   };
   const double bias = b ? fabs(static_cast<double>(b[i])) : 0.0;
   num[t] = accumulate(term, n, b ? &bias : nullptr, acc, t);
+}
+
+// dst = v in row-major order, or v transposed (dst[c * rows + r] = v(r, c)): operands that
+// already live on the device (any strides) into the layouts the kernels above read.
+template <class T>
+__global__ void pack_kernel(MatrixView<T> v, bool transpose, T* dst) {
+  const std::size_t t = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (t >= v.rows * v.cols) return;
+  const std::size_t r = t / v.cols, c = t % v.cols;
+  dst[transpose ? c * v.rows + r : t] = v(r, c);
 }
 
 }  // namespace mpcore::cuda
