@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include <mpcore/cpu/ladder.hpp>
@@ -14,6 +15,31 @@
 using namespace mpcore;
 
 static bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0 || (a != a && b != b); }
+
+static LadderOptions ladder_options(std::vector<Format> fmts, Activation activation, Estimator est) {
+  LadderOptions o;
+  o.formats = std::move(fmts);
+  o.tau = 0.02;
+  o.activation = activation;
+  o.estimator = est;
+  o.bounds = false;
+  return o;
+}
+
+// The CPU ladder and gpu_ladder (a CUDA ladder of the same operands, writing `out`) agree on
+// every rung, z and kappa.
+template <class GpuLadder>
+static void same_ladder(const MatrixView<float>& X, const MatrixView<float>& W, const VectorView<float>& B,
+                        const LadderOptions& o, const char* what, GpuLadder gpu_ladder) {
+  const std::size_t total = X.rows * W.rows;
+  std::vector<double> z1(total), y1(total), k1(total), e1(total), z2(total), y2(total), k2(total), e2(total);
+  std::vector<std::int32_t> r1(total), r2(total);
+  cpu::ladder_linear(X, W, B, o, LadderOutputs{z1.data(), y1.data(), k1.data(), e1.data(), r1.data(), nullptr, nullptr});
+  gpu_ladder(LadderOutputs{z2.data(), y2.data(), k2.data(), e2.data(), r2.data(), nullptr, nullptr});
+  for (std::size_t e = 0; e < total; ++e)
+    CHECK(r1[e] == r2[e] && same_bits(z1[e], z2[e]) && same_bits(k1[e], k2[e]),
+          "%s operands, estimator %d: rung, z or kappa of %zu differ", what, int(o.estimator), e);
+}
 
 int main() {
   if (cuda::device_count() == 0) {
@@ -47,21 +73,8 @@ int main() {
                 int(m), int(ord), e, cpu_y[e], gpu_y[e]);
       }
   for (Estimator est : {Estimator::Fp32, Estimator::Low, Estimator::Norm}) {
-    LadderOptions o;
-    o.formats = {formats::fp8_e4m3, formats::bf16, formats::fp16};
-    o.tau = 0.02;
-    o.activation = Activation::Tanh;
-    o.estimator = est;
-    o.bounds = false;
-    const std::size_t total = batch * out;
-    std::vector<double> z1(total), y1(total), k1(total), e1(total), z2(total), y2(total), k2(total), e2(total);
-    std::vector<std::int32_t> r1(total), r2(total);
-    cpu::ladder_linear(X, W, B, o, LadderOutputs{z1.data(), y1.data(), k1.data(), e1.data(), r1.data(), nullptr, nullptr});
-    cuda::ladder_linear(X, W, B, o, LadderOutputs{z2.data(), y2.data(), k2.data(), e2.data(), r2.data(), nullptr, nullptr});
-    for (std::size_t e = 0; e < total; ++e) {
-      CHECK(r1[e] == r2[e], "estimator %d: rung of %zu differs", int(est), e);
-      CHECK(same_bits(z1[e], z2[e]) && same_bits(k1[e], k2[e]), "estimator %d: z/kappa of %zu differ", int(est), e);
-    }
+    const LadderOptions o = ladder_options({formats::fp8_e4m3, formats::bf16, formats::fp16}, Activation::Tanh, est);
+    same_ladder(X, W, B, o, "host", [&](const LadderOutputs& out) { cuda::ladder_linear(X, W, B, o, out); });
   }
   // Resident operands: x stored transposed (column views) and W with a row stride of 2n on
   // the device, b every other element: the bits of the host call.
@@ -91,21 +104,9 @@ int main() {
               cpu_y[e], gpu_y[e]);
     }
     for (Estimator est : {Estimator::Fp32, Estimator::Norm}) {
-      LadderOptions o;
-      o.formats = {formats::fp8_e4m3, formats::fp16};
-      o.tau = 0.02;
-      o.activation = Activation::Relu;
-      o.estimator = est;
-      o.bounds = false;
-      const std::size_t total = batch * out;
-      std::vector<double> z1(total), y1(total), k1(total), e1(total), z2(total), y2(total), k2(total), e2(total);
-      std::vector<std::int32_t> r1(total), r2(total);
-      cpu::ladder_linear(X, W, B, o, LadderOutputs{z1.data(), y1.data(), k1.data(), e1.data(), r1.data(), nullptr, nullptr});
-      cuda::ladder_linear(cuda::Resident{}, 0, Xd, Wd, Bd, o,
-                          LadderOutputs{z2.data(), y2.data(), k2.data(), e2.data(), r2.data(), nullptr, nullptr});
-      for (std::size_t e = 0; e < total; ++e)
-        CHECK(r1[e] == r2[e] && same_bits(z1[e], z2[e]) && same_bits(k1[e], k2[e]),
-              "resident ladder, estimator %d: entry %zu differs", int(est), e);
+      const LadderOptions o = ladder_options({formats::fp8_e4m3, formats::fp16}, Activation::Relu, est);
+      same_ladder(X, W, B, o, "resident",
+                  [&](const LadderOutputs& out) { cuda::ladder_linear(cuda::Resident{}, 0, Xd, Wd, Bd, o, out); });
     }
   }
   return report("test_cuda_equivalence");
