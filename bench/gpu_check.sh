@@ -7,8 +7,9 @@
 # 2. runs the C++ equivalence test (every format, rounding mode and order; ladder masks)
 #    and the GPU pytest cases (tests/core/test_cuda.py; tests/networks/test_torch_cuda.py, converted
 #    torch models on CUDA tensors, where torch with CUDA is installed), which compare against the CPU;
-# 3. times simulated accumulation on 4096-sized problems against cuBLAS through
-#    torch.matmul in fp32 and fp16 (when torch with CUDA is installed) and prints a table,
+# 3. times simulated accumulation on 4096-sized problems (NumPy in and out; and torch tensors
+#    already on the GPU, read through DLPack) against cuBLAS through torch.matmul in fp32 and
+#    fp16 (when torch with CUDA is installed) and prints a table,
 #    also written to bench/results/gpu_check.txt.
 # Budget: about 8 minutes on an H100/H200-class machine.
 set -euo pipefail
@@ -61,6 +62,11 @@ for acc in ("fp16", "bf16", "fp8_e4m3"):
     # Includes host<->device copies of x, W and the result (the Python API's cost).
     t = timed(lambda: mpcore.matmul(x, w, acc=acc, device="cuda"), repeat=2)
     rows.append((f"mpcore simulated {acc} (RNE, sequential)", t))
+if "fp32" in ref:  # torch tensors already on the device (DLPack): no host copies
+    options = mpcore.MatmulOptions(acc="fp16")
+    def resident():
+        torch.from_dlpack(_core.cuda_resident_matmul(xt, wt, None, options))
+    rows.append(("mpcore simulated fp16, operands on the GPU", timed(resident, repeat=2)))
 print(f"GPU check, {n}x{n} @ {n}x{n}, {_core.cuda_device_count()} device(s)")
 print(f"{'kernel':<44} {'seconds':>9} {'x cuBLAS fp32':>14}")
 for name, t in rows:
