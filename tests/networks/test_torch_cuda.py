@@ -119,6 +119,23 @@ def test_the_cuda_route_gives_the_cpu_route_bits(dtype, policy, monkeypatch):
     _same_reports(mt.report(on_cpu), mt.report(routed))
 
 
+@pytest.mark.parametrize("weights,inputs", [(torch.float64, torch.float32), (torch.float32, torch.float16)])
+def test_the_cuda_route_reads_mixed_dtypes_as_the_cpu_route(weights, inputs, monkeypatch):
+    torch.manual_seed(5)
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(4 * 6 * 6, 5)).to(weights).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1 / 3)  # float64 weights with bits beyond float32's
+    x = torch.randn(2, 2, 8, 8).to(inputs)
+    policy = mpcore.Selective("fp8_e4m3", "fp32", tau=0.05)
+    want = mt.convert(model, policy)(x)
+    _stand_in_backend(monkeypatch)
+    got = mt.convert(model, policy)(x)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 @gpu
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("policy", POLICIES)

@@ -99,6 +99,17 @@ def _check_resident(policy: Policy, where) -> None:
                          "and its inputs to the CPU")
 
 
+def _resident_operands(x, w, b, where: str):
+    """x, w and b (a tensor or None) for the CUDA backend: on x's device (else ValueError naming
+    `where`), all in float64 if one of them is, else float32 (exact conversions: the values the
+    CPU route reads)."""
+    torch = _torch()
+    if w.device != x.device:
+        raise ValueError(f"{where}: the input is on {x.device}, the weights on {w.device}")
+    work = torch.float64 if torch.float64 in (x.dtype, w.dtype) else torch.float32
+    return x.detach().to(work), w.detach().to(work), None if b is None else b.detach().to(work)
+
+
 def _resident_products(x2, w, b, policy: Policy, stats: _Stats, activation: str = "identity", alpha=None,
                        parts: int = 1):
     """_products for CUDA tensors: x2 (rows, in), w (out, in) and b (out,) or None on one device,

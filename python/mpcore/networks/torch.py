@@ -36,8 +36,8 @@ from typing import Dict, List, Optional, Sequence, Union
 from .. import _core
 from ..layer import PreparedLinear
 from .policy import Ladder, Policy, Uniform
-from .simulated import (KAPPA_EDGES, _as_numpy, _mpcore_threads, _on_cuda, _products, _record, _resident_products,
-                        _Stats, _torch)
+from .simulated import (KAPPA_EDGES, _as_numpy, _mpcore_threads, _on_cuda, _products, _record, _resident_operands,
+                        _resident_products, _Stats, _torch)
 from .torch_attention import _AttentionMode, _make_attention
 
 __all__ = ["convert", "report"]
@@ -156,11 +156,7 @@ def _make_module(original, policy: Policy, name: str, activation: str = "identit
             DLPack; a convolution's windows made by torch's unfold on the device (the order
             that defines it), one call per group."""
             m = self.original
-            w = m.weight.detach().to(dtype)
-            b = None if m.bias is None else m.bias.detach().to(dtype)
-            if w.device != x.device:
-                raise ValueError(f"{self.layer_name}: the input is on {x.device}, the weights on {w.device}")
-            x = x.detach().to(dtype)
+            x, w, b = _resident_operands(x, m.weight, m.bias, self.layer_name)
             if isinstance(m, nn.Linear):
                 lead = x.shape[:-1]
                 z = _resident_products(x.reshape(-1, x.shape[-1]), w, b, self.policy, self.stats, self.activation,

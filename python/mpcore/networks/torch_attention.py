@@ -25,7 +25,7 @@ import numpy as np
 from .policy import Policy, Uniform
 from ..layer import PreparedLinear
 from .simulated import (_as_numpy, _check_resident, _kappa_rule, _mpcore_threads, _on_cuda, _products, _record,
-                        _resident_products, _Stats, _torch)
+                        _resident_operands, _resident_products, _Stats, _torch)
 
 
 def _attention_products(q, k, v, mask, scale: float, scale_first: bool, policy: Policy, stats: _Stats):
@@ -84,7 +84,8 @@ def _resident_batched(x3, w3, policy: Policy, stats: _Stats):
     torch = _torch()
     _check_resident(policy, x3.device)
     # Recorded as one call each by _resident_products.
-    return torch.stack([_resident_products(x3[i], w3[i], None, policy, stats) for i in range(x3.shape[0])])
+    return torch.stack([_resident_products(*_resident_operands(x3[i], w3[i], None, "attention"), policy, stats)
+                        for i in range(x3.shape[0])])
 
 
 def _decided_batched(x3: np.ndarray, w3: np.ndarray, policy: Policy, options):
@@ -164,10 +165,8 @@ def _make_attention(original, policy: Policy, name: str):
         def _project(self, which, x, parts=1):
             lead, x2 = x.shape[:-1], x.reshape(-1, x.shape[-1])
             if _on_cuda(x):
-                w, b = (None if t is None else t.detach().to(x.dtype) for t in self._weights(which))
-                if w.device != x.device:
-                    raise ValueError(f"{self.layer_name}: the input is on {x.device}, the weights on {w.device}")
-                z = _resident_products(x2, w, b, self.policy, self.stats, parts=parts)
+                z = _resident_products(*_resident_operands(x2, *self._weights(which), self.layer_name), self.policy,
+                                       self.stats, parts=parts)
             else:
                 if self._host is None:
                     self._host = {k: PreparedLinear(*(None if t is None else _as_numpy(t) for t in self._weights(k)))
