@@ -82,11 +82,13 @@ int main() {
         paths_agree<float>(nf.format, m, 3, 45, out, Order::Sequential, kMaxStochasticBits, false);
         paths_agree<double>(nf.format, m, 2, 45, out, Order::Sequential, kMaxStochasticBits, false);
       }
-  // Operands stored in the format (binary32 lanes, rows four and two at a time), with a bias.
+  // Operands stored in the format (binary32 lanes, rows four and two at a time), with a bias;
+  // pairwise trees of odd and even sizes (pairs of leaves, and a last leaf alone).
   for (const auto& nf : formats::all)
     for (Rounding m : kRoundingValues)
       for (Order order : {Order::Sequential, Order::Pairwise})
-        paths_agree<float>(nf.format, m, 7, 45, 40, order, kMaxStochasticBits, true, true);
+        for (std::size_t n : {45, 46, 2})
+          paths_agree<float>(nf.format, m, 7, n, 40, order, kMaxStochasticBits, true, true);
   // Stochastic rounding with fewer random bits than, as many as, and more than the
   // remainder has (then the rest come from lo).
   for (const auto& nf : formats::all)
