@@ -128,7 +128,7 @@ __attribute__((always_inline)) inline void pairwise_body(const C& c, const T* xr
   constexpr bool rolled = C::sr_steps && sizeof(vec) == 64;  // binary32 SR in 512-bit vectors (for_groups)
   Rounder R = A.acc;
   R.mode = C::mode;
-  // Marks are per lane position, shared by the groups, and checked once per pair of leaves: a
+  // Marks are per lane position, shared by the groups, and checked once per call of `leaves`: a
   // marked position is redone in every group by the exact scalar steps.
   auto any = [](const typename C::mark& m) { return any_lane(m); };
   vec stack[64][G];  // stack[t]: the sum of a run of leaves, run lengths decreasing powers of two
