@@ -136,6 +136,17 @@ def test_the_cuda_route_reads_mixed_dtypes_as_the_cpu_route(weights, inputs, mon
     np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
+def test_the_cuda_route_on_empty_batches_and_sequences_has_torch_shapes(monkeypatch):
+    mha, lin = torch.nn.MultiheadAttention(8, 2, batch_first=True).eval(), torch.nn.Linear(8, 3).eval()
+    _stand_in_backend(monkeypatch)
+    for policy in (mpcore.Uniform("fp16"), mpcore.Selective("fp8_e4m3", "fp16", tau=0.1)):
+        sim_mha, sim_lin = mt.convert(mha, policy), mt.convert(lin, policy)
+        for shape in ((0, 4, 8), (2, 0, 8)):
+            x = torch.randn(*shape)
+            assert sim_mha(x, x, x)[0].shape == mha(x, x, x)[0].shape
+            assert sim_lin(x).shape == lin(x).shape
+
+
 @gpu
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("policy", POLICIES)

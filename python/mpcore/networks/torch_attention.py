@@ -82,7 +82,9 @@ def _resident_batched(x3, w3, policy: Policy, stats: _Stats):
     """_batched for CUDA tensors (x3, w3 on one device, any strides): one call of mpcore's CUDA
     backend per b, read in place (the bits and decisions of _batched); float64 on the device."""
     torch = _torch()
-    _check_resident(policy, x3.device)
+    _check_resident(policy, x3.device)  # an empty batch too
+    if x3.shape[0] == 0:
+        return torch.empty(0, x3.shape[1], w3.shape[1], dtype=torch.float64, device=x3.device)
     # Recorded as one call each by _resident_products.
     return torch.stack([_resident_products(*_resident_operands(x3[i], w3[i], None, "attention"), policy, stats)
                         for i in range(x3.shape[0])])
