@@ -102,10 +102,17 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
   if constexpr (Exact) {  // rnd < rem * 2^k exactly when rnd_hi < rem
     up = rnd_hi < rem;
   } else {
-    const vf over = __builtin_convertvector((vi)rnd_hi - ((vi)rem - side), vf);
-    const vf d = over * two_k + __builtin_convertvector((vi)low_bits + 1, vf);
-    const vf s = (vf)((base - scale_offset) & 0x7f800000u);
-    up = d * s <= lo_rel;
+    // With over = rnd_hi - c, D = over * 2^k + low_bits + 1 and |e * 2^k| <= 2^k: over <= -2
+    // gives D <= -2^k (up), over >= 1 gives D > 2^k (not up), whatever lo is. Only
+    // over in {-1, 0} (probability 2^(1 - nbits + k) per lane) needs the comparison with lo,
+    // taken for the whole vector when some lane needs it.
+    const vi over = (vi)rnd_hi - ((vi)rem - side);
+    up = over < -1;
+    if (any_lane((vi)((vu)(over + 1) <= 1u))) {
+      const vf d = __builtin_convertvector(over, vf) * two_k + __builtin_convertvector((vi)low_bits + 1, vf);
+      const vf s = (vf)((base - scale_offset) & 0x7f800000u);
+      up = d * s <= lo_rel;
+    }
   }
   const vu magnitude = base + ((vu)up & half_unit);
   if constexpr (!Tiny) return magnitude;
