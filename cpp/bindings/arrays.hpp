@@ -50,12 +50,13 @@ NewMatrix<T> new_matrix(std::size_t rows, std::size_t cols) {
   return NewMatrix<T>(data, {rows, cols}, owner);
 }
 
-template <class T>
-MatrixView<T> view(const Matrix<T>& a) {
+// Views of host or device arrays (Device: nb::device::cpu or cuda), strides as given.
+template <class T, class Device>
+MatrixView<T> view(const nb::ndarray<const T, nb::ndim<2>, Device>& a) {
   return MatrixView<T>{a.data(), a.shape(0), a.shape(1), a.stride(0), a.stride(1)};
 }
-template <class T>
-VectorView<T> view(const std::optional<Vector<T>>& b) {
+template <class T, class Device>
+VectorView<T> view(const std::optional<nb::ndarray<const T, nb::ndim<1>, Device>>& b) {
   return b ? VectorView<T>{b->data(), b->shape(0), b->stride(0)} : VectorView<T>{};
 }
 

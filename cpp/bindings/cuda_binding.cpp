@@ -44,16 +44,6 @@ template <class T>
 using DeviceVector = nb::ndarray<const T, nb::ndim<1>, nb::device::cuda>;
 using DeviceResult = nb::ndarray<double, nb::ndim<2>, nb::c_contig, nb::device::cuda>;
 
-template <class A>
-static auto device_view(const A& a) {
-  using T = std::remove_const_t<typename A::Scalar>;
-  return MatrixView<T>{a.data(), a.shape(0), a.shape(1), a.stride(0), a.stride(1)};
-}
-template <class T>
-static VectorView<T> device_view(const std::optional<DeviceVector<T>>& b) {
-  return b ? VectorView<T>{b->data(), b->shape(0), b->stride(0)} : VectorView<T>{};
-}
-
 // The device all operands live on, or ValueError.
 template <class T>
 static int common_device(const DeviceMatrix<T>& x, const DeviceMatrix<T>& w, const std::optional<DeviceVector<T>>& b) {
@@ -77,7 +67,7 @@ static DeviceResult resident_matmul(DeviceMatrix<T> x, DeviceMatrix<T> w, std::o
   nb::capsule owner(y, [](void* p) noexcept { cuda_entry::free_device(p); });
   {
     nb::gil_scoped_release release;
-    cuda_entry::resident_matmul(device, device_view(x), device_view(w), device_view(b), y, o);
+    cuda_entry::resident_matmul(device, view(x), view(w), view(b), y, o);
   }
   return DeviceResult(y, {rows, cols}, owner, {}, nb::dtype<double>(), nb::device::cuda::value, device);
 }
@@ -92,7 +82,7 @@ static nb::dict resident_ladder(DeviceMatrix<T> x, DeviceMatrix<T> w, std::optio
   LadderStats stats;
   {
     nb::gil_scoped_release release;
-    stats = cuda_entry::resident_ladder_linear(device, device_view(x), device_view(w), device_view(b), o,
+    stats = cuda_entry::resident_ladder_linear(device, view(x), view(w), view(b), o,
                                                arrays.outputs());
   }
   return arrays.dict(stats);
