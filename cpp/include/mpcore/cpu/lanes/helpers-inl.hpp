@@ -63,6 +63,21 @@ __attribute__((always_inline)) inline bool any_lane(const Mask& mask) {
   return some;
 }
 
+// Whether any unsigned 32-bit lane of a is at most b: on 512-bit vectors one compare into a
+// mask register and its test (any_lane of the compare would first expand the mask to a
+// vector, two more instructions in stochastic rounding's step).
+template <class U>
+__attribute__((always_inline)) inline bool any_at_most(const U& a, std::uint32_t b) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if constexpr (sizeof(U) == 64) {
+    __m512i v;
+    std::memcpy(&v, &a, sizeof v);
+    return _mm512_cmple_epu32_mask(v, _mm512_set1_epi32(static_cast<int>(b))) != 0;
+  }
+#endif
+  return any_lane(a <= b);
+}
+
 // f(g) for g = 0 .. G - 1, the loop kept rolled where Rolled: GCC -O3 unrolls a loop over the
 // groups completely, which suits round to nearest's short step, but stochastic rounding's
 // longer binary32 step, unrolled over four groups in the pairwise tree, ran out of vector

@@ -108,13 +108,13 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
     // taken for the whole vector when some lane needs it.
     const vi over = (vi)rnd_hi - ((vi)rem - side);
     up = over < -1;
-    if (any_lane((vi)((vu)(over + 1) <= 1u))) {
+    if (any_at_most((vu)(over + 1), 1u)) {
       const vf d = __builtin_convertvector(over, vf) * two_k + __builtin_convertvector((vi)low_bits + 1, vf);
       const vf s = (vf)((base - scale_offset) & 0x7f800000u);
       up = d * s <= lo_rel;
     }
   }
-  const vu magnitude = base + ((vu)up & half_unit);
+  const vu magnitude = up ? base + half_unit : base;  // a masked add on 512-bit vectors
   if constexpr (!Tiny) return magnitude;
   // Below 2q the candidates are 0, q and 2q: with x = |hi| / q * 2^nbits and L = lo / q *
   // 2^nbits (power-of-two scalings, exact; x below 2^(nbits+1), |L| <= ulp(x) / 2, lo signed
