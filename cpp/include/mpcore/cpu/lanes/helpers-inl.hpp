@@ -78,6 +78,20 @@ __attribute__((always_inline)) inline bool any_at_most(const U& a, std::uint32_t
   return any_lane(a <= b);
 }
 
+// Whether any 32-bit lane of a has none of `bits` set: on 512-bit vectors one test into a
+// mask register (vptestnmd) and its test.
+template <class U>
+__attribute__((always_inline)) inline bool any_clear(const U& a, std::uint32_t bits) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if constexpr (sizeof(U) == 64) {
+    __m512i v;
+    std::memcpy(&v, &a, sizeof v);
+    return _mm512_testn_epi32_mask(v, _mm512_set1_epi32(static_cast<int>(bits))) != 0;
+  }
+#endif
+  return any_lane((a & bits) == 0);
+}
+
 // f(g) for g = 0 .. G - 1, the loop kept rolled where Rolled: GCC -O3 unrolls a loop over the
 // groups completely, which suits round to nearest's short step, but stochastic rounding's
 // longer binary32 step, unrolled over four groups in the pairwise tree, ran out of vector

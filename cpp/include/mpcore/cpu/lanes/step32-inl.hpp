@@ -216,6 +216,86 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32_widen
   return up ? next_bits : base_bits;
 }
 
+// Stochastic rounding's normal step from hi alone, where hi decides (the fast path of
+// stochastic_add32). With m' = 2|hi| (even; the exact value lies at m' + e in m's units,
+// |e| <= 1, lo unknown), c' = m' mod 2^spacing and over' = rnd_hi - c', stochastic_step32's
+// argument gives: over' <= -2 rounds up from the grid point below m', over' >= 1 stays there,
+// whatever lo is, except where c' = 0 and lo < 0 (the exact value lies just below that grid
+// point, and the base is the one below it): there the step ends on the same point unless
+// rnd_hi is the largest, 2^spacing - 1. So only lanes with over' + 1 in {0, 1, 2^spacing},
+// i.e. (over' + 1) mod 2^spacing in {0, 1}, need lo (about 3 in 2^spacing per lane: 2^-13
+// for fp16). Returns false, leaving magnitude and special alone, where a lane needs lo.
+// Where the grid below m' is finer (|hi| = 2^f, a binade's lower end, lo < 0), the exact value
+// is still within 2^(f-25) of 2^f (hi is its rounding to binary32), so T >= 2^nbits - 2^k
+// and stepping down needs rnd_hi = 2^spacing - 1 there too; at 2^emin the grid below has the
+// same spacing, or none (no subnormals: 0 and 2^emin, the same bound). Marks (in special) m'
+// below 2^emin and a base whose next point passes max_finite (where the exact value lies
+// below the grid point of m', the base is lower: a superset of stochastic_step32's marks).
+template <int W>
+__attribute__((always_inline)) inline bool stochastic_step32_from_hi(const typename V32<W>::u& m_even,
+                                                                     const Float32Grid& grid,
+                                                                     const typename V32<W>::u& rnd,
+                                                                     typename V32<W>::u& magnitude,
+                                                                     typename V32<W>::i& special) {
+  typedef typename V32<W>::u vu;
+  typedef typename V32<W>::i vi;
+  const vu rem = m_even & grid.sr_rem_mask;
+  const vi over = (vi)(rnd >> grid.sr_k) - (vi)rem;
+  if (any_clear((vu)(over + 1), grid.sr_rem_mask & ~1u)) return false;
+  const vu base = (m_even ^ rem) >> 1;
+  const std::uint32_t m_emin = static_cast<std::uint32_t>(grid.emin_field) << 24;
+  special |= (vi)(m_even - 1 < m_emin - 1) | ((vi)base > grid.sr_max_base);
+  magnitude = over < -1 ? base + grid.sr_half_unit : base;
+  return true;
+}
+
+// Stochastic rounding of a + b by the normal or the offset step (sum may be a or b): from
+// hi = fl(a + b) alone where it decides every lane (stochastic_step32_from_hi; for the offset
+// step, from |hi| + 2^emin, marked where that is inexact as stochastic_step32_offset marks),
+// else by TwoSum and the step itself for the whole vector.
+template <int W, SrStep Step>
+__attribute__((always_inline)) inline void stochastic_add32(const typename V32<W>::f& a, const typename V32<W>::f& b,
+                                                            const Float32Grid& grid, const typename V32<W>::u& rnd,
+                                                            typename V32<W>::i& special, typename V32<W>::f& sum) {
+  typedef typename V32<W>::f vf;
+  typedef typename V32<W>::u vu;
+  typedef typename V32<W>::i vi;
+  static_assert(Step == SrStep::Normal || Step == SrStep::Offset, "the other steps take TwoSum first");
+  {
+    const vu hb = (vu)(a + b);
+    const vu sign = hb & 0x80000000u;
+    vu magnitude;
+    if constexpr (Step == SrStep::Normal) {
+      if (stochastic_step32_from_hi<W>(hb << 1, grid, rnd, magnitude, special)) {
+        sum = (vf)(magnitude | sign);
+        return;
+      }
+    } else {
+      const vu magnitude_bits = hb ^ sign;
+      const vi below = (vi)magnitude_bits < grid.sr_offset_bits;
+      const vf offset = (vf)(below & grid.sr_offset_bits);
+      const vf moved = (vf)magnitude_bits + offset;
+      vi marks = below & (vi)(moved - offset != (vf)magnitude_bits);  // the sum was rounded
+      if (stochastic_step32_from_hi<W>((vu)moved << 1, grid, rnd, magnitude, marks)) {
+        special |= marks;
+        sum = (vf)((vu)((vf)magnitude - offset) | sign);
+        return;
+      }
+    }
+  }
+  vf hi, lo;
+  two_sum<false>(a, b, hi, lo);
+  const vu hb = (vu)hi;
+  const vi opposite = (vi)(hb ^ (vu)lo) >> 31;  // -1 where lo's sign differs from hi's
+  const vi side = (opposite | 1) & (lo != 0);   // sign of (exact - hi) relative to |hi|
+  vu magnitude;
+  if constexpr (Step == SrStep::Normal)
+    magnitude = stochastic_step32<W, SrStep::Normal, false>(lo, hb, (hb << 1) + (vu)side, side, grid, rnd, special);
+  else
+    magnitude = stochastic_step32_offset<W, false>(lo, hb, side, grid, rnd, special);
+  sum = (vf)(magnitude | (hb & 0x80000000u));
+}
+
 // sum = round(a + b) in every lane (sum may be a or b); marks in `special` the lanes
 // whose result the exact binary64 path must give instead (overflow, non-finite).
 // Exact: the caller knows a + b is exact in binary32 (a leaf 0 + p), so lo = 0.
@@ -232,6 +312,10 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   typedef typename V32<W>::f vf;
   typedef typename V32<W>::u vu;
   typedef typename V32<W>::i vi;
+  if constexpr (Mode == Rounding::Stochastic && (Step == SrStep::Normal || Step == SrStep::Offset) && !Exact) {
+    stochastic_add32<W, Step>(a, b, grid, rnd, special, sum);
+    return;
+  }
   vf hi, lo;
   two_sum<Exact>(a, b, hi, lo);
   const vu hb = (vu)hi;
