@@ -78,15 +78,17 @@ __attribute__((always_inline)) inline bool any_at_most(const U& a, std::uint32_t
   return any_lane(a <= b);
 }
 
-// Whether any 32-bit lane of a has none of `bits` set: on 512-bit vectors one test into a
-// mask register (vptestnmd) and its test.
-template <class U>
-__attribute__((always_inline)) inline bool any_clear(const U& a, std::uint32_t bits) {
+// Whether any 32-bit lane of a has none of `bits` (a constant, or per lane) set: on 512-bit
+// vectors one test into a mask register (vptestnmd) and its test.
+template <class U, class B>
+__attribute__((always_inline)) inline bool any_clear(const U& a, const B& bits) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   if constexpr (sizeof(U) == 64) {
-    __m512i v;
+    __m512i v, b;
     std::memcpy(&v, &a, sizeof v);
-    return _mm512_testn_epi32_mask(v, _mm512_set1_epi32(static_cast<int>(bits))) != 0;
+    if constexpr (sizeof(B) == sizeof(U)) std::memcpy(&b, &bits, sizeof b);
+    else b = _mm512_set1_epi32(static_cast<int>(bits));
+    return _mm512_testn_epi32_mask(v, b) != 0;
   }
 #endif
   return any_lane((a & bits) == 0);

@@ -231,7 +231,11 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32_widen
 // same spacing, or none (no subnormals: 0 and 2^emin, the same bound). Marks (in special) m'
 // below 2^emin and a base whose next point passes max_finite (where the exact value lies
 // below the grid point of m', the base is lower: a superset of stochastic_step32's marks).
-template <int W>
+// Subnormal and Tiny (SrStep): the spacing per lane (spacing_in_m of m'), where the grid below
+// a binade's lower end has the same spacing in value or half of it, as above; nonzero m' below
+// stochastic_step32<Subnormal>'s range (sums near 2q and below) are marked by Subnormal and
+// sent to the whole step (TwoSum first) by Tiny, which decides them.
+template <int W, SrStep Step>
 __attribute__((always_inline)) inline bool stochastic_step32_from_hi(const typename V32<W>::u& m_even,
                                                                      const Float32Grid& grid,
                                                                      const typename V32<W>::u& rnd,
@@ -239,20 +243,40 @@ __attribute__((always_inline)) inline bool stochastic_step32_from_hi(const typen
                                                                      typename V32<W>::i& special) {
   typedef typename V32<W>::u vu;
   typedef typename V32<W>::i vi;
-  const vu rem = m_even & grid.sr_rem_mask;
-  const vi over = (vi)(rnd >> grid.sr_k) - (vi)rem;
-  if (any_clear((vu)(over + 1), grid.sr_rem_mask & ~1u)) return false;
-  const vu base = (m_even ^ rem) >> 1;
-  const std::uint32_t m_emin = static_cast<std::uint32_t>(grid.emin_field) << 24;
-  special |= (vi)(m_even - 1 < m_emin - 1) | ((vi)base > grid.sr_max_base);
-  magnitude = over < -1 ? base + grid.sr_half_unit : base;
+  static_assert(Step != SrStep::Offset && Step != SrStep::Any, "the normal step's spacing or the lane's");
+  if constexpr (Step == SrStep::Normal) {
+    const vu rem = m_even & grid.sr_rem_mask;
+    const vi over = (vi)(rnd >> grid.sr_k) - (vi)rem;
+    if (any_clear((vu)(over + 1), grid.sr_rem_mask & ~1u)) return false;
+    const vu base = (m_even ^ rem) >> 1;
+    const std::uint32_t m_emin = static_cast<std::uint32_t>(grid.emin_field) << 24;
+    special |= (vi)(m_even - 1 < m_emin - 1) | ((vi)base > grid.sr_max_base);
+    magnitude = over < -1 ? base + grid.sr_half_unit : base;
+  } else {
+    vi tiny;
+    vu shift;
+    spacing_in_m<W>(m_even, grid, tiny, shift);
+    const vu unit = (vu{} + 1) << shift;
+    const vu rem = m_even & (unit - 1);
+    const vi over = (vi)(rnd >> (static_cast<std::uint32_t>(grid.nbits) - shift)) - (vi)rem;
+    const vi near_zero = (vi)(m_even - 1 < grid.sr_subnormal_m_min - 1);
+    if constexpr (Step == SrStep::Tiny) {
+      if (any_lane((((vu)(over + 1) & (unit - 2)) == 0) | near_zero)) return false;
+    } else {
+      if (any_clear((vu)(over + 1), unit - 2)) return false;
+      special |= near_zero;
+    }
+    const vu base = (m_even ^ rem) >> 1;
+    special |= (vi)base > grid.sr_max_base;
+    magnitude = over < -1 ? base + (unit >> 1) : base;
+  }
   return true;
 }
 
-// Stochastic rounding of a + b by the normal or the offset step (sum may be a or b): from
-// hi = fl(a + b) alone where it decides every lane (stochastic_step32_from_hi; for the offset
-// step, from |hi| + 2^emin, marked where that is inexact as stochastic_step32_offset marks),
-// else by TwoSum and the step itself for the whole vector.
+// Stochastic rounding of a + b by the normal, offset, subnormal or tiny step (sum may be a or b):
+// from hi = fl(a + b) alone where it decides every lane (stochastic_step32_from_hi; for the
+// offset step, from |hi| + 2^emin, marked where that is inexact as stochastic_step32_offset
+// marks), else by TwoSum and the step itself for the whole vector.
 template <int W, SrStep Step>
 __attribute__((always_inline)) inline void stochastic_add32(const typename V32<W>::f& a, const typename V32<W>::f& b,
                                                             const Float32Grid& grid, const typename V32<W>::u& rnd,
@@ -260,13 +284,13 @@ __attribute__((always_inline)) inline void stochastic_add32(const typename V32<W
   typedef typename V32<W>::f vf;
   typedef typename V32<W>::u vu;
   typedef typename V32<W>::i vi;
-  static_assert(Step == SrStep::Normal || Step == SrStep::Offset, "the other steps take TwoSum first");
+  static_assert(Step != SrStep::Any, "the widened step takes TwoSum first");
   {
     const vu hb = (vu)(a + b);
     const vu sign = hb & 0x80000000u;
     vu magnitude;
-    if constexpr (Step == SrStep::Normal) {
-      if (stochastic_step32_from_hi<W>(hb << 1, grid, rnd, magnitude, special)) {
+    if constexpr (Step != SrStep::Offset) {
+      if (stochastic_step32_from_hi<W, Step>(hb << 1, grid, rnd, magnitude, special)) {
         sum = (vf)(magnitude | sign);
         return;
       }
@@ -276,7 +300,7 @@ __attribute__((always_inline)) inline void stochastic_add32(const typename V32<W
       const vf offset = (vf)(below & grid.sr_offset_bits);
       const vf moved = (vf)magnitude_bits + offset;
       vi marks = below & (vi)(moved - offset != (vf)magnitude_bits);  // the sum was rounded
-      if (stochastic_step32_from_hi<W>((vu)moved << 1, grid, rnd, magnitude, marks)) {
+      if (stochastic_step32_from_hi<W, SrStep::Normal>((vu)moved << 1, grid, rnd, magnitude, marks)) {
         special |= marks;
         sum = (vf)((vu)((vf)magnitude - offset) | sign);
         return;
@@ -289,8 +313,8 @@ __attribute__((always_inline)) inline void stochastic_add32(const typename V32<W
   const vi opposite = (vi)(hb ^ (vu)lo) >> 31;  // -1 where lo's sign differs from hi's
   const vi side = (opposite | 1) & (lo != 0);   // sign of (exact - hi) relative to |hi|
   vu magnitude;
-  if constexpr (Step == SrStep::Normal)
-    magnitude = stochastic_step32<W, SrStep::Normal, false>(lo, hb, (hb << 1) + (vu)side, side, grid, rnd, special);
+  if constexpr (Step != SrStep::Offset)
+    magnitude = stochastic_step32<W, Step, false>(lo, hb, (hb << 1) + (vu)side, side, grid, rnd, special);
   else
     magnitude = stochastic_step32_offset<W, false>(lo, hb, side, grid, rnd, special);
   sum = (vf)(magnitude | (hb & 0x80000000u));
@@ -312,7 +336,7 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   typedef typename V32<W>::f vf;
   typedef typename V32<W>::u vu;
   typedef typename V32<W>::i vi;
-  if constexpr (Mode == Rounding::Stochastic && (Step == SrStep::Normal || Step == SrStep::Offset) && !Exact) {
+  if constexpr (Mode == Rounding::Stochastic && !Exact && Step != SrStep::Any) {
     stochastic_add32<W, Step>(a, b, grid, rnd, special, sum);
     return;
   }
