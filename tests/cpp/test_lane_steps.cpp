@@ -342,9 +342,10 @@ static void sr_decision_at_its_boundary() {
                           0.85);
         }
         if (grid.sr_offset_usable) {
-          // The normal step with the range below 2^emin moved up by 2^emin: every sum (marking
-          // only |hi| + 2^emin inexact in binary32, and hi = 2^emin with lo below it), and the
-          // sums below 2^emin, nearly all of which it must decide itself.
+          // The normal step with the range below 2^emin moved up by 2^emin: every sum (deciding
+          // from hi alone, |hi| + 2^emin rounded or not, except where a lane needs lo: then the
+          // whole step, which marks a rounded |hi| + 2^emin and hi = 2^emin with lo below it),
+          // and the sums below 2^emin, nearly all of which it must decide itself.
           // (fp4's random 23-bit terms below 2^emin are often inexact there: 0.85.)
           sr_boundaries(nf.name, R, s, p, "binary32 offset step", binary32(Offset{}, std::false_type{}), 0.85);
           sr_boundaries(nf.name, R, zeros, p, "binary32 offset step, leaves", binary32(Offset{}, std::true_type{}),

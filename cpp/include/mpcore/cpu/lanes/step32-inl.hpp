@@ -235,7 +235,14 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32_widen
 // a binade's lower end has the same spacing in value or half of it, as above; nonzero m' below
 // stochastic_step32<Subnormal>'s range (sums near 2q and below) are marked by Subnormal and
 // sent to the whole step (TwoSum first) by Tiny, which decides them.
-template <int W, SrStep Step>
+// Wide (the normal step only): the exact value may lie up to two units from m' (|e| <= 2: the
+// offset step's |hi| + 2^emin rounded in binary32, below). Then over' <= -3 rounds up and
+// over' >= 2 does not; c' = 0 with e < 0 steps down only where T <= rnd, T >= 2^nbits - 2^(k+1),
+// i.e. rnd_hi >= 2^spacing - 2. So a lane needs lo where over' + 2 is 0, 1, 2 or 3 mod
+// 2^spacing (a superset of the cases above). A finer grid below m' occurs there only at
+// m' = 2^(emin+1), reached from the largest binary32 below 2^emin, |e| <= 3/4: T >=
+// 2^nbits - (3/2) 2^k, the same window.
+template <int W, SrStep Step, bool Wide = false>
 __attribute__((always_inline)) inline bool stochastic_step32_from_hi(const typename V32<W>::u& m_even,
                                                                      const Float32Grid& grid,
                                                                      const typename V32<W>::u& rnd,
@@ -244,10 +251,15 @@ __attribute__((always_inline)) inline bool stochastic_step32_from_hi(const typen
   typedef typename V32<W>::u vu;
   typedef typename V32<W>::i vi;
   static_assert(Step != SrStep::Offset && Step != SrStep::Any, "the normal step's spacing or the lane's");
+  static_assert(!Wide || Step == SrStep::Normal, "only the offset step's sums lie two units away");
   if constexpr (Step == SrStep::Normal) {
     const vu rem = m_even & grid.sr_rem_mask;
     const vi over = (vi)(rnd >> grid.sr_k) - (vi)rem;
-    if (any_clear((vu)(over + 1), grid.sr_rem_mask & ~1u)) return false;
+    if constexpr (Wide) {
+      if (any_clear((vu)(over + 2), grid.sr_rem_mask & ~3u)) return false;
+    } else {
+      if (any_clear((vu)(over + 1), grid.sr_rem_mask & ~1u)) return false;
+    }
     const vu base = (m_even ^ rem) >> 1;
     const std::uint32_t m_emin = static_cast<std::uint32_t>(grid.emin_field) << 24;
     special |= (vi)(m_even - 1 < m_emin - 1) | ((vi)base > grid.sr_max_base);
@@ -275,8 +287,9 @@ __attribute__((always_inline)) inline bool stochastic_step32_from_hi(const typen
 
 // Stochastic rounding of a + b by the normal, offset, subnormal or tiny step (sum may be a or b):
 // from hi = fl(a + b) alone where it decides every lane (stochastic_step32_from_hi; for the
-// offset step, from |hi| + 2^emin, marked where that is inexact as stochastic_step32_offset
-// marks), else by TwoSum and the step itself for the whole vector.
+// offset step, from |hi| + 2^emin in binary32, rounded or not, with the wide window where a
+// lane lies below 2^emin), else by TwoSum and the step itself for the whole vector (whose
+// offset step marks a rounded |hi| + 2^emin).
 template <int W, SrStep Step>
 __attribute__((always_inline)) inline void stochastic_add32(const typename V32<W>::f& a, const typename V32<W>::f& b,
                                                             const Float32Grid& grid, const typename V32<W>::u& rnd,
@@ -297,13 +310,19 @@ __attribute__((always_inline)) inline void stochastic_add32(const typename V32<W
     } else {
       const vu magnitude_bits = hb ^ sign;
       const vi below = (vi)magnitude_bits < grid.sr_offset_bits;
-      const vf offset = (vf)(below & grid.sr_offset_bits);
-      const vf moved = (vf)magnitude_bits + offset;
-      vi marks = below & (vi)(moved - offset != (vf)magnitude_bits);  // the sum was rounded
-      if (stochastic_step32_from_hi<W, SrStep::Normal>((vu)moved << 1, grid, rnd, magnitude, marks)) {
-        special |= marks;
-        sum = (vf)((vu)((vf)magnitude - offset) | sign);
-        return;
+      if (!any_lane(below)) {  // the normal step's sums
+        if (stochastic_step32_from_hi<W, SrStep::Normal>(hb << 1, grid, rnd, magnitude, special)) {
+          sum = (vf)(magnitude | sign);
+          return;
+        }
+      } else {
+        const vf offset = (vf)(below & grid.sr_offset_bits);
+        const vf moved = (vf)magnitude_bits + offset;
+        // |hi| + 2^emin may be rounded: the exact value moved up lies within two units of it.
+        if (stochastic_step32_from_hi<W, SrStep::Normal, true>((vu)moved << 1, grid, rnd, magnitude, special)) {
+          sum = (vf)((vu)((vf)magnitude - offset) | sign);
+          return;
+        }
       }
     }
   }
@@ -336,9 +355,17 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   typedef typename V32<W>::f vf;
   typedef typename V32<W>::u vu;
   typedef typename V32<W>::i vi;
-  if constexpr (Mode == Rounding::Stochastic && !Exact && Step != SrStep::Any) {
+  if constexpr (Mode == Rounding::Stochastic && Step != SrStep::Any && !Exact) {
     stochastic_add32<W, Step>(a, b, grid, rnd, special, sum);
     return;
+  }
+  // Leaves (Exact) below 2^emin in the offset step: stochastic_add32 also decides a rounded
+  // |p| + 2^emin, which the exact step would mark (the exact steps otherwise compare integers).
+  if constexpr (Mode == Rounding::Stochastic && Step == SrStep::Offset && Exact) {
+    if (any_lane((vi)((vu)(a + b) & 0x7fffffffu) < grid.sr_offset_bits)) {
+      stochastic_add32<W, Step>(a, b, grid, rnd, special, sum);
+      return;
+    }
   }
   vf hi, lo;
   two_sum<Exact>(a, b, hi, lo);
