@@ -140,10 +140,16 @@ def test_convolutions_of_an_empty_batch_have_torch_shapes():
         assert y.shape == conv(x).shape and y.dtype == torch.float32
 
 
-@pytest.mark.parametrize("policy", [mpcore.Uniform("fp16"), mpcore.Selective("fp8_e4m3", "fp16", tau=0.1),
-                                    mpcore.Selective("fp8_e4m3", "fp16", budget=0.2),
-                                    mpcore.Selective("fp8_e4m3", "fp16", tau=0.5, score="random", rounding="sr")])
-def test_attention_and_linear_on_empty_batches_and_sequences_have_torch_shapes(policy):
+# Factories, not policies: a policy holds _core options, and instances kept by pytest's
+# parametrization live until the interpreter's exit, where nanobind reports them as leaked.
+@pytest.mark.parametrize("make_policy", [
+    pytest.param(lambda: mpcore.Uniform("fp16"), id="uniform"),
+    pytest.param(lambda: mpcore.Selective("fp8_e4m3", "fp16", tau=0.1), id="selective-tau"),
+    pytest.param(lambda: mpcore.Selective("fp8_e4m3", "fp16", budget=0.2), id="selective-budget"),
+    pytest.param(lambda: mpcore.Selective("fp8_e4m3", "fp16", tau=0.5, score="random", rounding="sr"),
+                 id="selective-random-sr")])
+def test_attention_and_linear_on_empty_batches_and_sequences_have_torch_shapes(make_policy):
+    policy = make_policy()
     mha, lin = torch.nn.MultiheadAttention(8, 2, batch_first=True).eval(), torch.nn.Linear(8, 3).eval()
     sim_mha, sim_lin = mt.convert(mha, policy), mt.convert(lin, policy)
     for shape in ((0, 4, 8), (2, 0, 8), (2, 3, 8)):
@@ -316,11 +322,14 @@ def test_batched_attention_products_decide_as_the_calls_one_by_one(decision, rou
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("policy", [mpcore.Uniform("fp16"), mpcore.Uniform("bf16", rounding="sr", seed=3),
-                                    mpcore.Selective("fp8_e4m3", "fp16", tau=0.3, estimator="norm")])
-def test_batched_attention_products_read_strided_views_as_their_copies(dtype, policy):
+@pytest.mark.parametrize("make_policy", [  # factories: see above
+    pytest.param(lambda: mpcore.Uniform("fp16"), id="uniform"),
+    pytest.param(lambda: mpcore.Uniform("bf16", rounding="sr", seed=3), id="uniform-sr"),
+    pytest.param(lambda: mpcore.Selective("fp8_e4m3", "fp16", tau=0.3, estimator="norm"), id="selective-norm")])
+def test_batched_attention_products_read_strided_views_as_their_copies(dtype, make_policy):
     """The heads' views (transposed, sliced) go to mpcore without copies: the same bits as
     contiguous copies of them."""
+    policy = make_policy()
     from mpcore.networks import simulated, torch_attention
 
     rng = np.random.default_rng(6)

@@ -59,8 +59,13 @@ class _Block(torch.nn.Module):
         return self.head(torch.cat([s.flatten(1), q[:, :12].flatten(1)], 1)[:, :96])
 
 
-POLICIES = [mpcore.Uniform("bf16"), mpcore.Uniform("fp16", rounding="sr", seed=4),
-            mpcore.Selective("fp8_e4m3", "fp32", tau=0.05), mpcore.Selective("fp8_e4m3", "fp16", tau=0.01, estimator="norm")]
+# Factories, not policies: a policy holds _core options, and instances kept by pytest's
+# parametrization live until the interpreter's exit, where nanobind reports them as leaked.
+POLICIES = [pytest.param(lambda: mpcore.Uniform("bf16"), id="uniform-bf16"),
+            pytest.param(lambda: mpcore.Uniform("fp16", rounding="sr", seed=4), id="uniform-fp16-sr"),
+            pytest.param(lambda: mpcore.Selective("fp8_e4m3", "fp32", tau=0.05), id="selective-fp32"),
+            pytest.param(lambda: mpcore.Selective("fp8_e4m3", "fp16", tau=0.01, estimator="norm"),
+                         id="selective-fp16-norm")]
 
 
 def _same_reports(a, b):
@@ -100,8 +105,9 @@ def _stand_in_backend(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("policy", POLICIES)
-def test_the_cuda_route_gives_the_cpu_route_bits(dtype, policy, monkeypatch):
+@pytest.mark.parametrize("make_policy", POLICIES)
+def test_the_cuda_route_gives_the_cpu_route_bits(dtype, make_policy, monkeypatch):
+    policy = make_policy()
     torch.manual_seed(3)
     model = _Block().to(dtype).eval()
     x = torch.randn(3, 2, 8, 8, dtype=dtype)
@@ -149,8 +155,9 @@ def test_the_cuda_route_on_empty_batches_and_sequences_has_torch_shapes(monkeypa
 
 @gpu
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("policy", POLICIES)
-def test_a_converted_model_on_cuda_gives_the_cpu_bits(dtype, policy):
+@pytest.mark.parametrize("make_policy", POLICIES)
+def test_a_converted_model_on_cuda_gives_the_cpu_bits(dtype, make_policy):
+    policy = make_policy()
     torch.manual_seed(3)
     model = _Block().to(dtype).eval()
     x = torch.randn(3, 2, 8, 8, dtype=dtype)
