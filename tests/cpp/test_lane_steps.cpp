@@ -311,7 +311,7 @@ static void sr_decision_at_its_boundary() {
           return [&](double a, double b, std::uint32_t rnd, bool& special) {
             typedef simd::V32<4> V;
             V::f va = V::f{} + static_cast<float>(a), vb = V::f{} + static_cast<float>(b), sum;
-            V::u vr = V::u{} + rnd;
+            V::u vr = V::u{} + (rnd << (32 - grid.nbits));  // the word whose top nbits bits are rnd
             V::i mark{};
             simd::portable::add32<Rounding::Stochastic, 4, decltype(exact)::value, decltype(step)::value>(
                 va, vb, grid, vr, mark, sum);

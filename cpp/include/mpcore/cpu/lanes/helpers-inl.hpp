@@ -201,13 +201,22 @@ __attribute__((always_inline)) inline void stream_keys(std::uint64_t seed, const
   std::memcpy(&key.hi, hi, sizeof hi);
 }
 
+// The 32-bit word of step `step` in each of W binary32 lanes; zero unless stochastic. Its top
+// nbits bits are the random bits: the binary32 steps shift it once, by what each decision needs.
+template <Rounding Mode, int W>
+__attribute__((always_inline)) inline void random_word32(const Keys<W>& key, std::uint64_t step,
+                                                         typename V32<W>::u& word) {
+  word = typename V32<W>::u{};
+  if constexpr (Mode == Rounding::Stochastic) word = stream_word(key.lo, key.hi, step);
+}
+
 // The nbits random bits (the word's top bits) of step `step` in each of W binary32 lanes;
 // zero unless stochastic.
 template <Rounding Mode, int W>
 __attribute__((always_inline)) inline void random32(const Keys<W>& key, std::uint64_t step, int nbits,
                                                     typename V32<W>::u& rnd) {
-  rnd = typename V32<W>::u{};
-  if constexpr (Mode == Rounding::Stochastic) rnd = stream_word(key.lo, key.hi, step) >> (32 - nbits);
+  random_word32<Mode, W>(key, step, rnd);
+  rnd >>= 32 - nbits;
 }
 
 // The same bits in W binary64 lanes (drawn in 32-bit lanes, then widened).

@@ -77,9 +77,9 @@ struct Container32 : LaneStreams<Mode, W> {
   template <bool Exact, SrStep Step = SrStep::Normal>
   __attribute__((always_inline)) void add(const vec& a, const vec& b, std::uint64_t step, int g, mark& special,
                                           vec& sum) const {
-    typename V32<W>::u rnd;
-    random32<Mode, W>(key[g], step, grid.nbits, rnd);
-    add32<Mode, W, Exact, Step>(a, b, grid, rnd, special, sum);
+    typename V32<W>::u word;
+    random_word32<Mode, W>(key[g], step, word);
+    add32<Mode, W, Exact, Step>(a, b, grid, word, special, sum);
   }
   double term(const float* xr, const float* panel, std::size_t j, int g, int l) const {
     return ::mpcore::detail::unfused_mul(static_cast<double>(panel[j * kWidth + g * W + l]), static_cast<double>(xr[j]));

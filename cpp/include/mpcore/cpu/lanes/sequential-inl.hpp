@@ -153,9 +153,9 @@ __attribute__((always_inline)) inline void lanes32_body(const float* const* xr, 
           for (int row = 0; row < Rows; ++row) {
             vf p = w * xr[row][j];  // exact (the caller proved it)
             opaque(p);
-            typename V32<W>::u rnd;
-            random32<Mode, W>(key[row][g], j + step0, grid.nbits, rnd);
-            add32<Mode, W, false, decltype(sr_step)::value>(s[row][g], p, grid, rnd, special[row], s[row][g]);
+            typename V32<W>::u word;
+            random_word32<Mode, W>(key[row][g], j + step0, word);
+            add32<Mode, W, false, decltype(sr_step)::value>(s[row][g], p, grid, word, special[row], s[row][g]);
           }
         }
       }
