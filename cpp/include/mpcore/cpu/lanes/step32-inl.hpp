@@ -309,21 +309,23 @@ __attribute__((always_inline)) inline void stochastic_add32(const typename V32<W
   static_assert(Step != SrStep::Any, "the widened step takes TwoSum first");
   {
     const vu hb = (vu)(a + b);
-    const vu sign = hb & 0x80000000u;
-    vu magnitude;
     if constexpr (Step != SrStep::Offset) {
+      const vu sign = hb & 0x80000000u;
+      vu magnitude;
       if (stochastic_step32_from_hi<W, Step>(hb << 1, grid, word, magnitude, special)) {
         sum = (vf)(magnitude | sign);
         return;
       }
     } else {
-      const vu magnitude_bits = hb ^ sign;
+      // hi's sign goes back by one and-or on the way out (AVX-512: one vpternlogd).
+      const vu magnitude_bits = hb & 0x7fffffffu;
       const vi below = (vi)magnitude_bits < grid.sr_offset_bits;
       const vf offset = (vf)(below & grid.sr_offset_bits);
       const vf moved = (vf)magnitude_bits + offset;  // |hi| itself where not below
+      vu magnitude;
       // |hi| + 2^emin may be rounded: the exact value moved up lies within two units of it.
       if (stochastic_step32_from_hi<W, SrStep::Normal, true>((vu)moved << 1, grid, word, magnitude, special)) {
-        sum = (vf)((vu)((vf)magnitude - offset) | sign);
+        sum = (vf)((vu)((vf)magnitude - offset) | (hb & 0x80000000u));
         return;
       }
     }
