@@ -148,7 +148,7 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
 // |lo| <= ulp(hi) / 2 <= ulp(|hi| + 2^emin) / 2 and lo's side unchanged, all the normal step
 // asks of its hi and lo. Lanes from 2^emin up are not moved (x - 0 = x). Usable where the
 // normal step decides that binade (grid.sr_offset_usable). Returns the magnitude bits.
-template <int W, bool Exact>
+template <int W>
 __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32_offset(
     const typename V32<W>::f& lo, const typename V32<W>::u& hb, const typename V32<W>::i& side,
     const Float32Grid& grid, const typename V32<W>::u& rnd, typename V32<W>::i& special) {
@@ -161,7 +161,7 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32_offse
   const vf moved = (vf)magnitude_bits + offset;
   special |= below & (vi)(moved - offset != (vf)magnitude_bits);  // the sum was rounded
   const vu m = ((vu)moved << 1) + (vu)side;
-  const vu rounded = stochastic_step32<W, SrStep::Normal, Exact>(lo, hb, m, side, grid, rnd, special);
+  const vu rounded = stochastic_step32<W, SrStep::Normal, false>(lo, hb, m, side, grid, rnd, special);
   return (vu)((vf)rounded - offset);
 }
 
@@ -340,7 +340,7 @@ __attribute__((always_inline)) inline void stochastic_add32(const typename V32<W
   if constexpr (Step != SrStep::Offset)
     magnitude = stochastic_step32<W, Step, false>(lo, hb, (hb << 1) + (vu)side, side, grid, rnd, special);
   else
-    magnitude = stochastic_step32_offset<W, false>(lo, hb, side, grid, rnd, special);
+    magnitude = stochastic_step32_offset<W>(lo, hb, side, grid, rnd, special);
   sum = (vf)(magnitude | (hb & 0x80000000u));
 }
 
@@ -360,15 +360,12 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   typedef typename V32<W>::f vf;
   typedef typename V32<W>::u vu;
   typedef typename V32<W>::i vi;
-  if constexpr (Mode == Rounding::Stochastic && Step != SrStep::Any && !Exact) {
-    stochastic_add32<W, Step>(a, b, grid, word, special, sum);
-    return;
-  }
-  // Leaves (Exact) in the offset step: stochastic_add32 also decides a rounded |p| + 2^emin,
-  // which the exact step would mark. They used to take it only where a lane lay below 2^emin,
-  // a branch that products near 2^emin mispredicted (stored inputs, pairwise, AVX-512, one
-  // thread, C++ harness: fp16 180 -> 164 ms, fp8_e4m3 171 -> 161; the same bits).
-  if constexpr (Mode == Rounding::Stochastic && Step == SrStep::Offset && Exact) {
+  // Stochastic rounding's steps before Any, from hi alone where they can; in the offset step
+  // also the leaves (Exact): it decides a rounded |p| + 2^emin, which the exact step would mark.
+  // (Leaves took it only where a lane lay below 2^emin, a branch that products near 2^emin
+  // mispredicted: stored inputs, pairwise, AVX-512, one thread, C++ harness: fp16 180 -> 164 ms,
+  // fp8_e4m3 171 -> 161; the same bits.)
+  if constexpr (Mode == Rounding::Stochastic && Step != SrStep::Any && (!Exact || Step == SrStep::Offset)) {
     stochastic_add32<W, Step>(a, b, grid, word, special, sum);
     return;
   }
@@ -393,7 +390,7 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   if constexpr (Mode == Rounding::Stochastic) {
     const vu rnd = word >> static_cast<std::uint32_t>(32 - grid.nbits);
     if constexpr (Step == SrStep::Offset) {
-      magnitude = stochastic_step32_offset<W, Exact>(lo, hb, side, grid, rnd, special);
+      magnitude = vu{};  // not reached: the offset step returned above
     } else if constexpr (Step != SrStep::Any) {
       magnitude = stochastic_step32<W, Step, Exact>(lo, hb, m, side, grid, rnd, special);
     } else {
