@@ -344,31 +344,16 @@ __attribute__((always_inline)) inline void stochastic_add32(const typename V32<W
   sum = (vf)(magnitude | (hb & 0x80000000u));
 }
 
-// sum = round(a + b) in every lane (sum may be a or b); marks in `special` the lanes
-// whose result the exact binary64 path must give instead (overflow, non-finite).
-// Exact: the caller knows a + b is exact in binary32 (a leaf 0 + p), so lo = 0.
-// Step (stochastic rounding only): which decision (grids.hpp's SrStep, usable for the grid);
-// the steps before Any also mark the lanes they cannot decide, which the caller redoes with
-// a later step first (the exact scalar step only for what Any marks).
-// Vectors go by reference: by value they would change the ABI across target boundaries.
-// word: the step's random word, its top nbits bits the random bits (stochastic rounding only).
-template <Rounding Mode, int W, bool Exact = false, SrStep Step = SrStep::Normal>
-__attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, const typename V32<W>::f& b,
-                                                 const Float32Grid& grid, const typename V32<W>::u& word,
-                                                 typename V32<W>::i& special, typename V32<W>::f& sum) {
-  static_assert(Mode != Rounding::Downward, "rounding downward uses the binary64 kernel");
+// add32 by TwoSum and one rounding of the exact sum: every mode but stochastic rounding's
+// steps that stochastic_add32 takes.
+template <Rounding Mode, int W, bool Exact, SrStep Step>
+__attribute__((always_inline)) inline void two_sum_add32(const typename V32<W>::f& a, const typename V32<W>::f& b,
+                                                         const Float32Grid& grid, const typename V32<W>::u& word,
+                                                         typename V32<W>::i& special, typename V32<W>::f& sum) {
   typedef typename V32<W>::f vf;
   typedef typename V32<W>::u vu;
   typedef typename V32<W>::i vi;
-  // Stochastic rounding's steps before Any, from hi alone where they can; in the offset step
-  // also the leaves (Exact): it decides a rounded |p| + 2^emin, which the exact step would mark.
-  // (Leaves took it only where a lane lay below 2^emin, a branch that products near 2^emin
-  // mispredicted: stored inputs, pairwise, AVX-512, one thread, C++ harness: fp16 180 -> 164 ms,
-  // fp8_e4m3 171 -> 161; the same bits.)
-  if constexpr (Mode == Rounding::Stochastic && Step != SrStep::Any && (!Exact || Step == SrStep::Offset)) {
-    stochastic_add32<W, Step>(a, b, grid, word, special, sum);
-    return;
-  }
+  static_assert(Mode != Rounding::Stochastic || Step != SrStep::Offset, "the offset step is stochastic_add32's");
   vf hi, lo;
   two_sum<Exact>(a, b, hi, lo);
   const vu hb = (vu)hi;
@@ -389,9 +374,7 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
   vu magnitude;
   if constexpr (Mode == Rounding::Stochastic) {
     const vu rnd = word >> static_cast<std::uint32_t>(32 - grid.nbits);
-    if constexpr (Step == SrStep::Offset) {
-      magnitude = vu{};  // not reached: the offset step returned above
-    } else if constexpr (Step != SrStep::Any) {
+    if constexpr (Step != SrStep::Any) {
       magnitude = stochastic_step32<W, Step, Exact>(lo, hb, m, side, grid, rnd, special);
     } else {
       vi tiny;
@@ -429,4 +412,29 @@ __attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, co
     special |= (vi)magnitude > grid.max_bits;
   }
   sum = (vf)(magnitude | (hb & 0x80000000u));
+}
+
+// sum = round(a + b) in every lane (sum may be a or b); marks in `special` the lanes
+// whose result the exact binary64 path must give instead (overflow, non-finite).
+// Exact: the caller knows a + b is exact in binary32 (a leaf 0 + p), so lo = 0.
+// Step (stochastic rounding only): which decision (grids.hpp's SrStep, usable for the grid);
+// the steps before Any also mark the lanes they cannot decide, which the caller redoes with
+// a later step first (the exact scalar step only for what Any marks).
+// Vectors go by reference: by value they would change the ABI across target boundaries.
+// word: the step's random word, its top nbits bits the random bits (stochastic rounding only).
+// Stochastic rounding's steps before Any go to stochastic_add32 (from hi alone where that
+// decides), leaves (Exact) only in the offset step, which decides a rounded |p| + 2^emin that
+// the exact step would mark; the other steps' leaves compare integers (stochastic_step32).
+// (Offset leaves took stochastic_add32 only where a lane lay below 2^emin, a branch that products
+// near 2^emin mispredicted: stored inputs, pairwise, AVX-512, one thread, C++ harness: fp16
+// 180 -> 164 ms, fp8_e4m3 171 -> 161; the same bits.)
+template <Rounding Mode, int W, bool Exact = false, SrStep Step = SrStep::Normal>
+__attribute__((always_inline)) inline void add32(const typename V32<W>::f& a, const typename V32<W>::f& b,
+                                                 const Float32Grid& grid, const typename V32<W>::u& word,
+                                                 typename V32<W>::i& special, typename V32<W>::f& sum) {
+  static_assert(Mode != Rounding::Downward, "rounding downward uses the binary64 kernel");
+  if constexpr (Mode == Rounding::Stochastic && Step != SrStep::Any && (!Exact || Step == SrStep::Offset))
+    stochastic_add32<W, Step>(a, b, grid, word, special, sum);
+  else
+    two_sum_add32<Mode, W, Exact, Step>(a, b, grid, word, special, sum);
 }
