@@ -72,30 +72,49 @@ def cpu_info() -> dict:
     return {"model": model, "isa_flags": flags, "machine": platform.machine()}
 
 
-def isa_rows(rng, quick: bool) -> list:
-    """256 x 784 -> 784, 1 thread: auto against every forced instruction set, in one run."""
+def interleaved_best(fns: dict, rounds: int, min_time: float) -> tuple:
+    """Best seconds per call of each function and its slowest round over the best (the noise),
+    timed in rounds that run every function once, each round starting one later: on a shared
+    machine a load that comes and goes then meets every function alike, where timing one
+    function after the other gives whichever ran in a quiet moment the advantage."""
+    keys = list(fns)
+    times = {k: [] for k in keys}
+    for r in range(rounds):
+        for k in keys[r % len(keys):] + keys[: r % len(keys)]:
+            times[k].append(best_time(fns[k], repeat=1, min_time=min_time))
+    return {k: min(v) for k, v in times.items()}, {k: max(v) / min(v) for k, v in times.items()}
+
+
+def isa_rows(rng, quick: bool, rounds: int = 8) -> list:
+    """256 x 784 -> 784, 1 thread: auto against every forced instruction set, each (format,
+    inputs) group's modes, orders and settings interleaved (interleaved_best)."""
     isas = ["portable", "avx2", "avx512"]
     isas = isas[: isas.index(_core.detected_simd_isa()) + 1]
+    settings = ["auto"] + isas
     x32 = rng.random((256, 784), dtype=np.float32)
     w32 = (rng.standard_normal((784, 784)) / 28).astype(np.float32)
+    modes = [(rounding, order) for rounding in ("rne", "sr") for order in ("sequential", "pairwise")]
     rows = []
     for fmt in (["fp16"] if quick else list(DTYPES)):
         stored = (mpcore.round(x32, fmt).astype(np.float32), mpcore.round(w32, fmt).astype(np.float32))
         for inputs, (x, w) in (("float32", (x32, w32)), ("stored", stored)):
-            for rounding in ("rne", "sr"):
-                for order in ("sequential", "pairwise"):
-                    rates = {}
-                    for setting in ["auto"] + isas:
-                        _core.set_simd_isa(setting)
-                        t = best_time(lambda: mpcore.matmul(x, w, acc=fmt, rounding=rounding, order=order, seed=1,
-                                                            threads=1), repeat=3, min_time=0.2)
-                        rates[setting] = x.shape[0] * 784 * 784 / t
-                    _core.set_simd_isa("auto")
-                    kernel = mpcore.kernel(x, w, acc=fmt, rounding=rounding, order=order)
-                    best = max(isas, key=rates.get)
-                    rows.append({"format": fmt, "inputs": inputs, "rounding": rounding, "order": order,
-                                 "kernel": kernel["path"], "auto_isa": kernel["isa"], "rates": rates,
-                                 "best_forced": best, "auto_over_best": rates["auto"] / rates[best]})
+            def call(rounding, order, setting):
+                def fn():
+                    _core.set_simd_isa(setting)
+                    mpcore.matmul(x, w, acc=fmt, rounding=rounding, order=order, seed=1, threads=1)
+                return fn
+            fns = {(rounding, order, setting): call(rounding, order, setting)
+                   for rounding, order in modes for setting in settings}
+            best, spread = interleaved_best(fns, rounds, min_time=0.1)
+            _core.set_simd_isa("auto")
+            for rounding, order in modes:
+                rates = {setting: x.shape[0] * 784 * 784 / best[rounding, order, setting] for setting in settings}
+                kernel = mpcore.kernel(x, w, acc=fmt, rounding=rounding, order=order)
+                fastest = max(isas, key=rates.get)
+                rows.append({"format": fmt, "inputs": inputs, "rounding": rounding, "order": order,
+                             "kernel": kernel["path"], "auto_isa": kernel["isa"], "rates": rates,
+                             "best_forced": fastest, "auto_over_best": rates["auto"] / rates[fastest],
+                             "noise": max(spread[rounding, order, setting] for setting in settings)})
     return rows
 
 
@@ -205,7 +224,7 @@ def report(info, rows, selective, matvec, isa, goals) -> None:
     for row in isa:
         rates = "  ".join(f"{k} {v:.2e}" for k, v in row["rates"].items())
         print(f"{row['format']:<9} {row['inputs']:<8} {row['rounding']:<4} {row['order']:<10} {row['kernel']:<8} "
-              f"{rates}  auto/best {row['auto_over_best']:.2f}")
+              f"{rates}  auto/best {row['auto_over_best']:.2f}  noise {row['noise']:.2f}")
     print("\ntargets:")
     for g in goals:
         print(f"  [{'met' if g['met'] else 'MISSED'}] {g['target']}: {g['measured']:.3g} (goal {g['goal']:g})")
