@@ -85,6 +85,12 @@ def interleaved_times(fns: dict, rounds: int, min_time: float) -> dict:
     return times
 
 
+def speed_ratio(seconds: list, other_seconds: list) -> float:
+    """How much faster the first is than the second: the median over rounds of their ratio
+    in the same round (interleaved_times), steadier on a shared machine than best against best."""
+    return float(np.median([o / t for t, o in zip(seconds, other_seconds)]))
+
+
 def isa_rows(rng, quick: bool, rounds: int = 8) -> list:
     """256 x 784 -> 784, 1 thread: auto against every forced instruction set, each (format,
     inputs) group's modes, orders and settings interleaved (interleaved_times; rates from each
@@ -113,14 +119,11 @@ def isa_rows(rng, quick: bool, rounds: int = 8) -> list:
                 rates = {setting: x.shape[0] * 784 * 784 / min(t[setting]) for setting in settings}
                 kernel = mpcore.kernel(x, w, acc=fmt, rounding=rounding, order=order)
                 fastest = max(isas, key=rates.get)
-                # auto against the fastest forced ISA round by round (the median of the paired
-                # ratios), since the best of each alone still differ by the machine's noise
-                paired = float(np.median([f / a for f, a in zip(t[fastest], t["auto"])]))
                 rows.append({"format": fmt, "inputs": inputs, "rounding": rounding, "order": order,
                              "kernel": kernel["path"], "auto_isa": kernel["isa"], "rates": rates,
-                             "best_forced": fastest, "auto_over_best": paired,
+                             "best_forced": fastest, "auto_over_best": speed_ratio(t["auto"], t[fastest]),
                              "auto_over_best_of_rounds": rates["auto"] / rates[fastest],
-                             "noise": max(max(v) / min(v) for v in t.values())})
+                             "noise": max(max(v) / min(v) for v in t.values()), "seconds_by_round": t})
     return rows
 
 
@@ -133,18 +136,21 @@ def targets(isa: list, rows: list, selective: dict, matvec: dict) -> list:
 
     add("auto >= 0.95x best forced ISA (worst row)", min(r["auto_over_best"] for r in isa), 0.95,
         min(r["auto_over_best"] for r in isa) >= 0.95)
+    def auto(r):
+        return r["seconds_by_round"]["auto"]
+
     if all("avx512" in r["rates"] and "avx2" in r["rates"] for r in isa):
-        ratio = min(r["rates"]["avx512"] / r["rates"]["avx2"] for r in isa)
+        ratio = min(speed_ratio(r["seconds_by_round"]["avx512"], r["seconds_by_round"]["avx2"]) for r in isa)
         add("avx512 >= 1.2x avx2 (worst row)", ratio, 1.2, ratio >= 1.2)
     for inputs, goal in (("float32", 1.2e9), ("stored", 4e9)):
         rates = [r["rates"]["auto"] for r in isa if r["inputs"] == inputs and r["rounding"] == "rne"
                  and r["order"] == "sequential"]
         add(f"{inputs} inputs, rne sequential, per core (worst format)", min(rates), goal, min(rates) >= goal)
-    sr = min(r["rates"]["auto"] / q["rates"]["auto"] for r in isa for q in isa
+    sr = min(speed_ratio(auto(r), auto(q)) for r in isa for q in isa
              if r["rounding"] == "sr" and q["rounding"] == "rne" and
              (r["format"], r["inputs"], r["order"]) == (q["format"], q["inputs"], q["order"]))
     add("sr >= 0.5x rne (worst row)", sr, 0.5, sr >= 0.5)
-    pw = min(r["rates"]["auto"] / q["rates"]["auto"] for r in isa for q in isa
+    pw = min(speed_ratio(auto(r), auto(q)) for r in isa for q in isa
              if r["order"] == "pairwise" and q["order"] == "sequential" and
              (r["format"], r["inputs"], r["rounding"]) == (q["format"], q["inputs"], q["rounding"]))
     add("pairwise >= 0.7x sequential (worst row)", pw, 0.7, pw >= 0.7)
@@ -194,14 +200,12 @@ def selective_timing(rng):
     probe = mpcore.selective_linear(x, w, low="fp8_e4m3", high="fp16", tau=np.inf, estimator="norm", bounds=False)
     tau = float(np.quantile(probe.kappa * mpcore.formats.fp8_e4m3.u, 0.9))
     sel = {}
-    t_sel = t_low = float("inf")
-    for _ in range(3):  # interleaved, so both see the same machine load
-        t_sel = min(t_sel, best_time(lambda: sel.update(r=mpcore.selective_linear(
-            x, w, low="fp8_e4m3", high="fp16", tau=tau, estimator="norm", bounds=False)), repeat=2))
-        t_low = min(t_low, best_time(lambda: mpcore.matmul(x, w, acc="fp8_e4m3"), repeat=2))
+    t = interleaved_times({"selective": lambda: sel.update(r=mpcore.selective_linear(
+        x, w, low="fp8_e4m3", high="fp16", tau=tau, estimator="norm", bounds=False)),
+        "low": lambda: mpcore.matmul(x, w, acc="fp8_e4m3")}, rounds=8, min_time=0.3)
     r = sel["r"]
-    return {"fraction_high": r.fraction_high, "seconds": t_sel, "uniform_low_seconds": t_low,
-            "ratio_to_uniform_low": t_sel / t_low, "split": r.seconds}
+    return {"fraction_high": r.fraction_high, "seconds": min(t["selective"]), "uniform_low_seconds": min(t["low"]),
+            "ratio_to_uniform_low": speed_ratio(t["low"], t["selective"]), "split": r.seconds}
 
 
 def matvec_timing(rng):
