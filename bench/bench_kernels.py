@@ -2,8 +2,9 @@
 
     python bench/bench_kernels.py [--quick] [--out bench/results/kernels.json]
 
-Ratios are measured in one run on the same machine; absolute times on shared machines
-are noisy. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE slow NumPy's BLAS here, so the script
+Ratios are measured in one run on the same machine (the instruction-set rows and the
+selective layer in interleaved rounds, ratios as medians of same-round ratios); absolute
+times on shared machines are noisy. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE slow NumPy's BLAS here, so the script
 re-runs itself without them (for this benchmark only).
 
 The "what users write today" loop (double-rounded: a float32 sum, then a cast):
