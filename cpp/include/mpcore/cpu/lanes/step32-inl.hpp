@@ -138,6 +138,22 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32(
   return tiny ? small : magnitude;
 }
 
+// The offset step's value: |hi| + 2^emin (in binary32, rounded or not) in the lanes whose |hi|
+// (magnitude_bits) lies below 2^emin, |hi| itself in the others; offset is what was added.
+// Returns the lanes below 2^emin.
+template <int W>
+__attribute__((always_inline)) inline typename V32<W>::i offset_below_emin(const typename V32<W>::u& magnitude_bits,
+                                                                           const Float32Grid& grid,
+                                                                           typename V32<W>::f& offset,
+                                                                           typename V32<W>::f& moved) {
+  typedef typename V32<W>::f vf;
+  typedef typename V32<W>::i vi;
+  const vi below = (vi)magnitude_bits < grid.sr_offset_bits;
+  offset = (vf)(below & grid.sr_offset_bits);
+  moved = (vf)magnitude_bits + offset;
+  return below;
+}
+
 // Stochastic rounding below 2^emin by the normal step (SrStep::Offset): below 2^emin the
 // format's grid has spacing q, as the binade [2^emin, 2^(emin+1)) has, and 2^emin is a point
 // of both, so |exact| + 2^emin lies at the same fraction of its spacing as |exact| does:
@@ -156,9 +172,8 @@ __attribute__((always_inline)) inline typename V32<W>::u stochastic_step32_offse
   typedef typename V32<W>::u vu;
   typedef typename V32<W>::i vi;
   const vu magnitude_bits = hb & 0x7fffffffu;
-  const vi below = (vi)magnitude_bits < grid.sr_offset_bits;
-  const vf offset = (vf)(below & grid.sr_offset_bits);
-  const vf moved = (vf)magnitude_bits + offset;
+  vf offset, moved;
+  const vi below = offset_below_emin<W>(magnitude_bits, grid, offset, moved);
   special |= below & (vi)(moved - offset != (vf)magnitude_bits);  // the sum was rounded
   const vu m = ((vu)moved << 1) + (vu)side;
   const vu rounded = stochastic_step32<W, SrStep::Normal, false>(lo, hb, m, side, grid, rnd, special);
@@ -318,10 +333,8 @@ __attribute__((always_inline)) inline void stochastic_add32(const typename V32<W
       }
     } else {
       // hi's sign goes back by one and-or on the way out (AVX-512: one vpternlogd).
-      const vu magnitude_bits = hb & 0x7fffffffu;
-      const vi below = (vi)magnitude_bits < grid.sr_offset_bits;
-      const vf offset = (vf)(below & grid.sr_offset_bits);
-      const vf moved = (vf)magnitude_bits + offset;  // |hi| itself where not below
+      vf offset, moved;
+      offset_below_emin<W>(hb & 0x7fffffffu, grid, offset, moved);
       vu magnitude;
       // |hi| + 2^emin may be rounded: the exact value moved up lies within two units of it.
       if (stochastic_step32_from_hi<W, SrStep::Normal, true>((vu)moved << 1, grid, word, magnitude, special)) {
